@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Build: native addons (native/*.c → build/*.node), TypeScript (src → dist), and the
+// single-file CNI/daemon bundle (dist/ovnic.mjs) that bin/ovnic loads.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+function nodeIncludeDir() {
+  for (const dir of ['/usr/include/node', join(process.execPath, '..', '..', 'include', 'node')]) {
+    if (existsSync(join(dir, 'node_api.h'))) return dir;
+  }
+  throw new Error('node_api.h not found: install the Node.js headers (Debian: libnode-dev or nodejs headers)');
+}
+
+mkdirSync(join(root, 'build'), { recursive: true });
+const addons = readdirSync(join(root, 'native')).filter((f) => f.endsWith('.c'));
+if (addons.length > 0) {
+  const include = nodeIncludeDir();
+  for (const file of addons) {
+    const out = join('build', file.replace(/\.c$/, '.node'));
+    run('gcc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', `-I${include}`, '-o', out, join('native', file)]);
+  }
+}
+
+run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+
+if (existsSync(join(root, 'src', 'main.ts'))) {
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'main.ts')],
+    outfile: join(root, 'dist', 'ovnic.mjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: true,
+    // native code and the heavy Kubernetes client stay outside the CNI fast path bundle
+    external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
+    banner: { js: "import { createRequire as __ovnicCreateRequire } from 'node:module'; const require = __ovnicCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
