@@ -1,0 +1,12 @@
+export { Rtnl } from './rtnl.js';
+export { Netns, inNetns } from './netns.js';
+export { NetlinkError, isNetlinkError } from './errors.js';
+export type { LinkInfo, LinkChanges, VethSpec, MacvlanSpec } from './links.js';
+export type { MacvlanMode } from './linkinfo.js';
+export type { AddressInfo, AddressOptions, AddressFilter } from './addresses.js';
+export type { RouteInfo, RouteSpec, RouteFilter } from './routes.js';
+export type { TapDevice, CharDeviceResult } from './tapdev.js';
+export { macvtapDevice, ensureCharDevice } from './tapdev.js';
+export { setSysctl, getSysctl, sysctlPath } from './sysctl.js';
+export { setTxChecksum, getTxChecksum } from './ethtool.js';
+export { parseIp, parseCidr, parseMac, formatIp, formatMac, type IpFamily } from './ip.js';
