@@ -46,7 +46,7 @@ describe('vhost-user port on ovs-vswitchd without DPDK', () => {
     const att = { containerId: randomBytes(32).toString('hex'), ifName: 'net1' };
     const loc = await ensureVhostSocketDir(att, { baseDir });
     const name = `vhu${randomBytes(3).toString('hex')}`;
-    const spec = vhostUserPortSpec({ name, socketPath: loc.socketPath, externalIds: { 'ovnic-test': 'nodpdk' } });
+    const spec = vhostUserPortSpec({ name, socketPath: loc.socketPath, externalIds: { 'ovnic-test': 'nodpdk', pod: 'ns/pod a', 'k=v': 'x,y' } });
     try {
       await stack.vsctl('add-port', 'br-int', name, '--', 'set', 'Interface', name, ...vsctlInterfaceSettings(spec));
       const iface = await waitForInterface(stack, name, (i) => i.error !== undefined);
@@ -57,6 +57,14 @@ describe('vhost-user port on ovs-vswitchd without DPDK', () => {
       expect(state.error?.code).toBe('DPDK_UNSUPPORTED');
       expect(state.message).toContain(`OVS has no DPDK support: ovs-vswitchd cannot create dpdkvhostuserclient port ${name}`);
       expect(state.message).toContain(iface.error);
+      // the rendered settings round-trip through ovs-vsctl
+      const ids = JSON.parse(await stack.vsctl('--format=json', '--columns=external_ids,options', 'list', 'Interface', name)) as {
+        data: unknown[][];
+      };
+      expect(ids.data[0]).toEqual([
+        ['map', [['k=v', 'x,y'], ['ovnic-test', 'nodpdk'], ['pod', 'ns/pod a']]],
+        ['map', [['vhost-server-path', loc.socketPath]]],
+      ]);
     } finally {
       await stack.vsctl('--if-exists', 'del-port', 'br-int', name);
       await removeVhostSocketDir(att, { baseDir });
