@@ -53,6 +53,14 @@ RTE_VERSION="$(dpkg-query -W -f='${Version}' librte-eal23)"
 LD_PATH="$ROOT/$ARCH_LIB:$ROOT/lib/${ARCH_LIB#usr/lib/}"
 TESTPMD="$ROOT/usr/bin/dpdk-testpmd"
 
+download_testpmd_debs() {
+  local pinned=() p
+  for p in "${TESTPMD_RTE_DEBS[@]}"; do pinned+=("$p=$RTE_VERSION"); done
+  rm -f "$TOOLS_DIR"/debs/*.deb
+  (cd "$TOOLS_DIR/debs" && apt-get download -qq -o APT::Sandbox::User=root \
+      "${pinned[@]}" "${TESTPMD_OTHER_DEBS[@]}")
+}
+
 unresolved() {
   LD_LIBRARY_PATH="$LD_PATH" ldd "$TESTPMD" | awk '/not found/ { print $1 }'
 }
@@ -61,10 +69,15 @@ if [ ! -x "$TESTPMD" ] || [ "$(cat "$ROOT/.version" 2>/dev/null)" != "$RTE_VERSI
   rm -rf "$ROOT" "$TOOLS_DIR/debs"
   mkdir -p "$TOOLS_DIR/debs" "$ROOT"
   apt_update_once
-  pinned=()
-  for p in "${TESTPMD_RTE_DEBS[@]}"; do pinned+=("$p=$RTE_VERSION"); done
-  (cd "$TOOLS_DIR/debs" && apt-get download -qq -o APT::Sandbox::User=root \
-      "${pinned[@]}" "${TESTPMD_OTHER_DEBS[@]}")
+  if ! download_testpmd_debs; then
+    # The archive no longer has the installed DPDK version: move the installed runtime to the
+    # archive's version so dpdk-testpmd and the librte libraries match again.
+    mapfile -t installed_rte < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'librte-*' | awk '$1 == "ii" { print $2 }')
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --only-upgrade \
+      "${installed_rte[@]}" "${DEBS[@]}"
+    RTE_VERSION="$(dpkg-query -W -f='${Version}' librte-eal23)"
+    download_testpmd_debs
+  fi
   for deb in "$TOOLS_DIR"/debs/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
   rm -rf "$TOOLS_DIR/debs"
   left="$(unresolved)"
