@@ -22,8 +22,6 @@ export interface VethPeerSpec {
   mtu?: number;
   /** Create the peer directly in this netns (IFLA_NET_NS_FD), not in the socket's. */
   netnsFd?: number;
-  /** IFF_* flags to set on the peer at creation (e.g. IFF_UP). */
-  flags?: number;
 }
 
 /** IFLA_LINKINFO payload of a veth pair; the peer is a full ifinfomsg + attributes. */
@@ -32,7 +30,7 @@ export function vethLinkInfo(peer: VethPeerSpec): Buffer {
   if (peer.mac) peerAttrs.push(rtattr(IFLA.ADDRESS, peer.mac));
   if (peer.mtu !== undefined) peerAttrs.push(rtattr(IFLA.MTU, u32(peer.mtu)));
   if (peer.netnsFd !== undefined) peerAttrs.push(rtattr(IFLA.NET_NS_FD, u32(peer.netnsFd)));
-  const header = ifinfomsg({ flags: peer.flags ?? 0, change: peer.flags ?? 0 });
+  const header = ifinfomsg();
   return Buffer.concat([
     rtattr(IFLA_INFO_KIND, cString('veth')),
     nested(IFLA_INFO_DATA, [rtattr(VETH_INFO_PEER, Buffer.concat([header, ...peerAttrs]))]),

@@ -42,7 +42,8 @@ export interface VethSpec {
     netnsFd?: number;
     mac?: string;
     mtu?: number;
-    up?: boolean;
+    // No `up`: the kernel cannot open a veth end before its pair is complete (ENOTCONN);
+    // bring the peer up from a socket in its netns.
   };
 }
 
@@ -66,7 +67,6 @@ export interface LinkChanges {
   name?: string;
 }
 
-const IFF_UP = 1;
 const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 const MAX_IFNAME = 15;
 
@@ -157,7 +157,6 @@ export async function createVeth(sock: RtNetlinkSocket, spec: VethSpec): Promise
     ...(peerMac ? { mac: peerMac } : {}),
     ...(spec.peer.mtu !== undefined ? { mtu: spec.peer.mtu } : {}),
     ...(spec.peer.netnsFd !== undefined ? { netnsFd: spec.peer.netnsFd } : {}),
-    flags: spec.peer.up ? IFF_UP : 0,
   });
   const operation = `create veth "${spec.name}" with peer "${spec.peer.name}"${spec.peer.netnsFd !== undefined ? ' in the target netns' : ''}`;
   await request(operation, () =>

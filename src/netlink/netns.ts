@@ -31,9 +31,13 @@ export class Netns {
     }
     try {
       const addon = setnsAddon();
-      if (addon.nsType(fd) !== addon.CLONE_NEWNET) {
-        throw new NetlinkError('EINVAL', 22, operation, 'not a network namespace');
+      let type: number;
+      try {
+        type = addon.nsType(fd);
+      } catch {
+        throw new NetlinkError('EINVAL', 22, operation, 'not a namespace file');
       }
+      if (type !== addon.CLONE_NEWNET) throw new NetlinkError('EINVAL', 22, operation, 'not a network namespace');
       const stat = fstatSync(fd);
       return new Netns(fd, path, `${stat.dev}:${stat.ino}`);
     } catch (error) {

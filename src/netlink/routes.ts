@@ -133,7 +133,7 @@ export async function deleteRoute(sock: RtNetlinkSocket, spec: RouteSpec): Promi
     );
     return true;
   } catch (error) {
-    if (isNetlinkError(error, 'ESRCH', 'ENODEV')) return false;
+    if (isNetlinkError(error, 'ESRCH', 'ENOENT', 'ENODEV')) return false;
     throw error;
   }
 }
