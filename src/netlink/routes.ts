@@ -1,9 +1,9 @@
 /** Routes (RTM_NEWROUTE / GETROUTE / DELROUTE) in a table of the socket's netns, IPv4 and IPv6. */
-import rtStructs, { type RouteMessage } from 'netlink/dist/rt/structs.js';
+import type { RouteMessage } from 'netlink/dist/rt/structs.js';
 import { afOf, AF_INET, AF_INET6 } from './addresses.js';
 import { isNetlinkError } from './errors.js';
 import { formatCidr, formatIp, parseCidr, parseIp, type IpFamily, type ParsedCidr } from './ip.js';
-import { NLM_F, request, WAIT, type RtNetlinkSocket } from './socket.js';
+import { NLM_F, request, rtStructs, WAIT, type RtNetlinkSocket } from './socket.js';
 
 const RT_TABLE_MAIN = 254;
 const RTPROT_BOOT = 3;
@@ -148,9 +148,9 @@ function toRouteInfo(msg: RouteMessage): RouteInfo | undefined {
     family,
     dst: formatCidr(dst, dstLen),
     table: attrs.table ?? data.table ?? 0,
-    protocol: enumValue(data.protocol, rtStructs.RouteProtocol),
-    scope: enumValue(data.scope, rtStructs.RouteScope),
-    type: enumValue(data.type, rtStructs.RouteType),
+    protocol: enumValue(data.protocol, rtStructs().RouteProtocol),
+    scope: enumValue(data.scope, rtStructs().RouteScope),
+    type: enumValue(data.type, rtStructs().RouteType),
   };
   if (attrs.gateway) info.gateway = formatIp(attrs.gateway);
   if (attrs.oif !== undefined) info.index = attrs.oif;
