@@ -61,6 +61,8 @@ export class Netns {
    * Runs `fn` synchronously with this thread inside the namespace; always switches back, also
    * when `fn` throws. Sockets created and /proc/sys files opened in `fn` belong to this netns.
    * `fn` must not be async: code after an await would run back in the original namespace.
+   * Nor should it start asynchronous work: a thread spawned meanwhile (e.g. the first libuv
+   * threadpool use) would stay in this namespace for good.
    */
   run<T>(fn: () => T): T {
     if (!this.open_) throw new Error(`network namespace "${this.path}" handle is closed`);

@@ -5,7 +5,7 @@
  * macvtap's own netns (a detached sysfs mount made while switched into it; nothing is mounted
  * anywhere), and create the node where the consumer wants it.
  */
-import { closeSync, lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { NetlinkError } from './errors.js';
 import { validateLinkName } from './links.js';
 import { setnsAddon } from './native.js';
@@ -59,8 +59,8 @@ export function macvtapDevice(ifname: string, netns?: Netns): TapDevice {
 export type CharDeviceResult = 'created' | 'exists' | 'replaced';
 
 /**
- * Makes `path` a character device major:minor. An existing matching node is kept; a node with
- * other numbers is an EEXIST error unless `replace` is set.
+ * Makes `path` a character device major:minor with `mode` (default 0600). An existing matching
+ * node is kept; a node with other numbers is an EEXIST error unless `replace` is set.
  */
 export function ensureCharDevice(
   path: string,
@@ -84,8 +84,10 @@ export function ensureCharDevice(
     if (error instanceof NetlinkError) throw error;
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  const mode = options.mode ?? 0o600;
   try {
-    setnsAddon().mknodChar(path, options.mode ?? 0o600, major, minor);
+    setnsAddon().mknodChar(path, mode, major, minor);
+    chmodSync(path, mode); // mknod applies the umask
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     throw new NetlinkError(e.code ?? 'EUNKNOWN', Math.abs(e.errno ?? 0), operation, e.message);

@@ -108,7 +108,8 @@ describe('macvtap / macvlan created directly in a pod netns', () => {
     closeSync(fd);
 
     expect(() => ensureCharDevice(node, tap.major, tap.minor + 1)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
-    expect(ensureCharDevice(node, tap.major, tap.minor + 1, { replace: true })).toBe('replaced');
+    expect(ensureCharDevice(node, tap.major, tap.minor + 1, { replace: true, mode: 0o666 })).toBe('replaced');
+    expect(statSync(node).mode & 0o777).toBe(0o666);
   });
 
   it('reads the right device when two namespaces have a macvtap with the same ifindex', async () => {
