@@ -131,6 +131,7 @@ export async function runCni(rawEnv: RawEnv, stdin: string | Uint8Array, options
   const started = performance.now();
   try {
     const raw = decodeConfig(stdin);
+    if (isSupportedVersion(raw.cniVersion)) errorVersion = raw.cniVersion;
     validateNetworkName(raw);
     const cniVersion = negotiateVersion(raw, command);
     errorVersion = cniVersion;
