@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../util/log.js';
 import { logger } from '../util/log.js';
 import { isIdentifier } from './codec.js';
-import { findUsableServer } from './cluster.js';
+import { OvsdbNotLeaderError, leadershipProblem } from './cluster.js';
+import { SERVER, type Srv } from './models/index.js';
 import { OvsdbDisconnectedError, OvsdbRpcError, OvsdbTimeoutError, OvsdbUsageError } from './errors.js';
 import type { DatabaseModel, TableMap } from './model.js';
 import { Monitor, ZERO_UUID, type MonitorMethod, type MonitorRequests, type MonitorTableRequest } from './monitor.js';
@@ -62,6 +63,8 @@ export interface WaitForOptions<R> {
 
 type DbRef = string | DatabaseModel<object>;
 
+const SERVER_WATCH_ID = 'ovnic_server_watch';
+
 const dbName = (db: DbRef): string => (typeof db === 'string' ? db : db.name);
 
 export class OvsdbClient extends EventEmitter<ClientEvents> {
@@ -74,6 +77,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   private monitorSeq = 0;
   private readonly schemas = new Map<string, DbSchema>();
   private readonly wantedLocks = new Set<string>();
+  private serverWatch: Monitor<object> | undefined;
   private readonly log: Logger;
   private readonly opts: Required<Omit<ClientOptions, 'log' | 'database'>> & { database: string | undefined };
 
@@ -274,7 +278,8 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
           keepaliveIntervalMs: this.opts.keepaliveIntervalMs,
           log: this.log,
         });
-        if (this.opts.leaderOnly) await findUsableServer(conn, this.opts.database, this.opts.connectTimeoutMs);
+        conn.onNotification((method, params) => this.onNotification(method, params));
+        if (this.opts.leaderOnly) await this.watchLeadership(conn);
         await this.adopt(conn);
         this.emit('connected', remote);
         return;
@@ -289,7 +294,6 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
 
   /** Makes `conn` current: routes notifications, restores monitors and locks. */
   private async adopt(conn: RpcConnection): Promise<void> {
-    conn.onNotification((method, params) => this.onNotification(method, params));
     const previous = this.conn;
     this.conn = conn;
     try {
@@ -303,6 +307,40 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
       throw err;
     }
     conn.onClose((err) => this.onConnectionLost(conn, err));
+  }
+
+  /**
+   * Monitors `_Server.Database` on a fresh connection: refuses the server unless it is the
+   * connected raft leader, and later drops the connection (so we reconnect elsewhere) when it
+   * stops being one.
+   */
+  private async watchLeadership(conn: RpcConnection): Promise<void> {
+    const watch = new Monitor<Srv.Tables>(SERVER_WATCH_ID, '_Server', SERVER.schema, {
+      Database: { columns: ['name', 'model', 'connected', 'leader'] },
+    }, async () => undefined);
+    watch.method = 'monitor_cond';
+    const previous = this.serverWatch;
+    this.serverWatch = watch as unknown as Monitor<object>;
+    try {
+      await this.startMonitor(conn, watch as unknown as Monitor<object>, false);
+    } catch (err) {
+      this.serverWatch = previous;
+      // Servers without _Server (before OVS 2.9) are standalone.
+      if (err instanceof OvsdbRpcError && /unknown database/i.test(JSON.stringify(err.error))) return;
+      throw err;
+    }
+    const problem = leadershipProblem(watch.replica.rows('Database'), this.opts.database);
+    if (problem) {
+      this.serverWatch = previous;
+      throw new OvsdbNotLeaderError(`${conn.remote}: ${problem}`);
+    }
+    watch.replica.onChange(() => {
+      const now = leadershipProblem(watch.replica.rows('Database'), this.opts.database);
+      if (now && conn === this.conn) {
+        this.log.info({ remote: conn.remote, reason: now }, 'ovsdb server no longer usable, reconnecting');
+        conn.close(now);
+      }
+    });
   }
 
   private onConnectionLost(conn: RpcConnection, err: Error): void {
@@ -335,30 +373,35 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
 
   private async startMonitor(conn: RpcConnection, m: Monitor<object>, resume: boolean): Promise<void> {
     const order: MonitorMethod[] = m.method ? [m.method] : ['monitor_cond_since', 'monitor_cond', 'monitor'];
-    for (const method of order) {
-      const wire = m.wireRequests(method);
-      try {
-        if (method === 'monitor_cond_since') {
-          const since = resume && m.lastTxnId ? m.lastTxnId : ZERO_UUID;
-          const [found, lastTxnId, updates] = await conn.request<[boolean, string, unknown]>(
-            method, [m.db, m.id, wire, since],
-          );
-          m.method = method;
-          m.lastTxnId = lastTxnId;
-          if (found && resume) m.replica.apply(updates, 2);
-          else m.replica.resync(updates, 2);
-          if (resume) this.emit('resynced', m.id, found);
-        } else {
-          const updates = await conn.request<unknown>(method, [m.db, m.id, wire]);
-          m.method = method;
-          m.replica.resync(updates, method === 'monitor' ? 1 : 2);
-          if (resume) this.emit('resynced', m.id, false);
+    m.hold();
+    try {
+      for (const method of order) {
+        const wire = m.wireRequests(method);
+        try {
+          if (method === 'monitor_cond_since') {
+            const since = resume && m.lastTxnId ? m.lastTxnId : ZERO_UUID;
+            const [found, lastTxnId, updates] = await conn.request<[boolean, string, unknown]>(
+              method, [m.db, m.id, wire, since],
+            );
+            m.method = method;
+            m.lastTxnId = lastTxnId;
+            if (found && resume) m.replica.apply(updates, 2);
+            else m.replica.resync(updates, 2);
+            if (resume) this.emit('resynced', m.id, found);
+          } else {
+            const updates = await conn.request<unknown>(method, [m.db, m.id, wire]);
+            m.method = method;
+            m.replica.resync(updates, method === 'monitor' ? 1 : 2);
+            if (resume) this.emit('resynced', m.id, false);
+          }
+          return;
+        } catch (err) {
+          if (m.method || !isUnknownMethod(err) || method === 'monitor') throw err;
+          this.log.debug({ method }, 'ovsdb server lacks monitor method, falling back');
         }
-        return;
-      } catch (err) {
-        if (m.method || !isUnknownMethod(err) || method === 'monitor') throw err;
-        this.log.debug({ method }, 'ovsdb server lacks monitor method, falling back');
       }
+    } finally {
+      m.release();
     }
   }
 
@@ -373,16 +416,11 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   private onNotification(method: string, params: unknown[]): void {
     switch (method) {
       case 'update':
-      case 'update2': {
-        const m = this.monitors.get(String(params[0]));
-        if (m?.active) m.replica.apply(params[1], method === 'update' ? 1 : 2);
-        return;
-      }
+      case 'update2':
       case 'update3': {
-        const m = this.monitors.get(String(params[0]));
-        if (!m?.active) return;
-        m.lastTxnId = String(params[1]);
-        m.replica.apply(params[2], 2);
+        const id = String(params[0]);
+        const m = id === SERVER_WATCH_ID ? this.serverWatch : this.monitors.get(id);
+        m?.notify(method, params);
         return;
       }
       case 'locked':
@@ -406,7 +444,7 @@ function isUnknownMethod(err: unknown): boolean {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export { OvsdbTimeoutError };

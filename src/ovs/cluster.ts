@@ -29,15 +29,18 @@ export async function serverDatabases(conn: RpcConnection, timeoutMs: number): P
   }
 }
 
-/** Throws OvsdbNotLeaderError unless every relevant clustered database here is connected and leader. */
-export async function findUsableServer(conn: RpcConnection, database: string | undefined, timeoutMs: number): Promise<void> {
-  const dbs = await serverDatabases(conn, timeoutMs);
-  if (database !== undefined && dbs.length > 0 && !dbs.some((d) => d.name === database)) {
-    throw new OvsdbNotLeaderError(`${conn.remote} does not serve ${database}`);
+/**
+ * Why this server must not be used for `database` (every clustered database when undefined),
+ * given its `_Server.Database` rows; undefined when it is usable.
+ */
+export function leadershipProblem(rows: readonly Srv.Database[], database: string | undefined): string | undefined {
+  if (database !== undefined && rows.length > 0 && !rows.some((d) => d.name === database)) {
+    return `does not serve ${database}`;
   }
-  for (const d of dbs) {
+  for (const d of rows) {
     if (d.model !== 'clustered' || (database !== undefined && d.name !== database)) continue;
-    if (!d.connected) throw new OvsdbNotLeaderError(`${conn.remote}: ${d.name} is not connected to its cluster`);
-    if (!d.leader) throw new OvsdbNotLeaderError(`${conn.remote}: not the ${d.name} leader`);
+    if (!d.connected) return `${d.name} is not connected to its cluster`;
+    if (!d.leader) return `not the ${d.name} leader`;
   }
+  return undefined;
 }

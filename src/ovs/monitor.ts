@@ -37,6 +37,11 @@ export class Monitor<T extends object = TableMap> {
   method: MonitorMethod | undefined;
   lastTxnId: string | undefined;
   private cancelled = false;
+  /**
+   * Notifications that arrive while the (re)start request is in flight. The reply is handled
+   * after the socket's other messages of the same read, so later updates must wait for it.
+   */
+  private held: { method: string; params: unknown[] }[] | undefined;
 
   constructor(
     readonly id: string,
@@ -56,6 +61,33 @@ export class Monitor<T extends object = TableMap> {
 
   get active(): boolean {
     return !this.cancelled;
+  }
+
+  /** Starts holding updates until release() (call before sending the monitor request). */
+  hold(): void {
+    this.held = [];
+  }
+
+  /** Stops holding and applies the held updates in arrival order. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const n of held) this.notify(n.method, n.params);
+  }
+
+  /** Applies an update/update2/update3 notification addressed to this monitor. */
+  notify(method: string, params: unknown[]): void {
+    if (this.cancelled) return;
+    if (this.held) {
+      this.held.push({ method, params });
+      return;
+    }
+    if (method === 'update3') {
+      this.lastTxnId = String(params[1]);
+      this.replica.apply(params[2], 2);
+    } else {
+      this.replica.apply(params[1], method === 'update' ? 1 : 2);
+    }
   }
 
   /** The monitor-cond-requests object (or monitor-requests for plain `monitor`). */

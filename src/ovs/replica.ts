@@ -196,23 +196,20 @@ export class Replica<T extends object = TableMap> {
   }
 
   /**
-   * update2 "modify": for set columns the diff is the symmetric difference; for maps, a pair
-   * with an existing key and equal value removes it, a different value replaces it, a new key
-   * adds it; other columns carry the new value.
+   * update2 "modify": for sets that may hold more than one value the diff is the symmetric
+   * difference; for maps, a pair with an existing key and equal value removes it, a different
+   * value replaces it, a new key adds it; other columns (including 0..1) carry the new value.
    */
   private applyDiff(table: string, column: string, current: Value, w: unknown): Value {
     const col = this.col(table, column);
     if (!col) return decodeGeneric(w);
     const kind = columnKind(col);
-    // A 0..1 column is a set on the wire: its diff may name two elements (old and new).
-    const diff = decodeColumn(kind === 'optional' ? { ...col, max: Infinity } : col, w, `${table}.${column}`);
+    const diff = decodeColumn(col, w, `${table}.${column}`);
     switch (kind) {
       case 'atom':
+      case 'optional':
+        // Columns holding at most one value carry the new value, not a difference.
         return diff;
-      case 'optional': {
-        const cur: Atom[] = current === undefined ? [] : [current as Atom];
-        return toggle(cur, diff as Atom[])[0];
-      }
       case 'set':
         return toggle((current as Atom[] | undefined) ?? [], diff as Atom[]);
       case 'map': {

@@ -163,7 +163,7 @@ export class RpcConnection {
     this.log.debug({ remote: this.remote, reason: err.message }, 'ovsdb connection closed');
     for (const p of this.pending.values()) {
       if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
+      p.reject(new OvsdbDisconnectedError(`${p.method} interrupted, outcome unknown: ${err.message}`));
     }
     this.pending.clear();
     for (const h of this.closeHandlers.splice(0)) h(err);

@@ -154,3 +154,16 @@ export class OvsdbServers {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Waits until every member reports itself a cluster member and one of them is leader. */
+export async function waitClusterFormed(servers: OvsdbServers, members: readonly ServerProcess[], dbName: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = await Promise.all(members.map((m) => servers.clusterStatus(m, dbName).catch(() => '')));
+    const joined = statuses.every((s) => /Status: cluster member/.test(s));
+    const leaders = statuses.filter((s) => /Role: leader/.test(s)).length;
+    if (joined && leaders === 1) return;
+    if (Date.now() > deadline) throw new Error(`raft cluster did not form:\n${statuses.join('\n---\n')}`);
+    await sleep(100);
+  }
+}

@@ -213,6 +213,21 @@ describe('monitors', () => {
     }
   });
 
+  it('keeps updates that arrive right behind the monitor reply', async () => {
+    const name = `race-${suffix}`;
+    for (let i = 0; i < 20; i++) {
+      // Not awaiting the monitor: the server's reply and the next update tend to share one read.
+      const started = nb.monitor(NB, { Logical_Switch: { columns: ['name', 'other_config'], where: [['name', '==', `${name}-${i}`]] } });
+      const inserted = nb.transact(NB, [nbOps.insert('Logical_Switch', { name: `${name}-${i}`, other_config: { i: String(i) } })]);
+      const [m, [u]] = await Promise.all([started, inserted]);
+      try {
+        expect(m.replica.get('Logical_Switch', u)).toEqual({ _uuid: u, name: `${name}-${i}`, other_config: { i: String(i) } });
+      } finally {
+        await m.cancel();
+      }
+    }
+  });
+
   it('filters rows on the server with monitor_cond conditions', async () => {
     const m = await nb.monitor(NB, { Logical_Switch: { where: [['external_ids', 'includes', { team: `t-${suffix}` }]] } });
     try {

@@ -23,7 +23,7 @@ describe('Replica', () => {
     expect(changes.map((c) => c.kind)).toEqual(['insert']);
   });
 
-  it('applies update2 modify diffs: set symmetric difference, map add/replace/remove, optional toggle', () => {
+  it('applies update2 modify diffs: set symmetric difference, map add/replace/remove, new value for 0..1', () => {
     const { r, changes } = replica();
     r.apply({
       Logical_Switch: { [U1]: { initial: { name: 'ls', ports: ['set', [['uuid', P1]]], external_ids: ['map', [['a', '1'], ['b', '2']]] } } },
@@ -33,7 +33,7 @@ describe('Replica', () => {
       Logical_Switch: {
         [U1]: { modify: { ports: ['set', [['uuid', P1], ['uuid', P2]]], external_ids: ['map', [['a', '1'], ['b', '3'], ['c', '4']]] } },
       },
-      Logical_Switch_Port: { [P1]: { modify: { up: ['set', [false, true]] } } },
+      Logical_Switch_Port: { [P1]: { modify: { up: true } } },
     }, 2);
     expect(r.get('Logical_Switch', U1)?.ports).toEqual([P2]);
     expect(r.get('Logical_Switch', U1)?.external_ids).toEqual({ b: '3', c: '4' });
@@ -41,6 +41,8 @@ describe('Replica', () => {
     const mod = changes.filter((c) => c.kind === 'modify');
     expect(mod).toHaveLength(2);
     expect((mod[1]?.old as Nb.LogicalSwitchPort).up).toBe(false);
+    r.apply({ Logical_Switch_Port: { [P1]: { modify: { up: ['set', []] } } } }, 2);
+    expect(r.get('Logical_Switch_Port', P1)?.up).toBeUndefined();
   });
 
   it('applies update (version 1) new/old and deletes', () => {
