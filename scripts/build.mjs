@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Build: native addons (native/*.c → build/*.node), TypeScript (src → dist), and the
-// single-file CNI/daemon bundle (dist/ovnic.mjs) that bin/ovnic loads.
+// single-file CNI/daemon bundle (dist/ovnic.mjs, and dist/ovnic.cjs that bin/ovnic loads).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -41,6 +41,22 @@ if (existsSync(join(root, 'src', 'main.ts'))) {
     // native code and the heavy Kubernetes client stay outside the CNI fast path bundle
     external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
     banner: { js: "import { createRequire as __ovnicCreateRequire } from 'node:module'; const require = __ovnicCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  // The same bundle as CommonJS for bin/ovnic: a runtime starts the CNI plugin for every
+  // ADD/DEL/VERSION, and the CJS loader starts ~5 ms faster than the ESM loader.
+  // (No top-level await anywhere under src/: esbuild cannot emit it as CJS.)
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'main.ts')],
+    outfile: join(root, 'dist', 'ovnic.cjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
+    define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+    banner: { js: "const __ovnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
   });
 }

@@ -10,7 +10,6 @@
  * GC and STATUS exist only from 1.1.0: they are forwarded only to delegates that support it
  * (one VERSION query), otherwise skipped.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, CniErrorCode } from './errors.js';
@@ -57,14 +56,18 @@ export interface ExecOptions {
   label: string;
 }
 
-/** Run a CNI plugin binary once; exit 0 → its stdout, otherwise the CniError it printed (or one describing the failure). */
-export function execPlugin(options: ExecOptions): Promise<ExecOutcome> {
+/**
+ * Run a CNI plugin binary once; exit 0 → its stdout, otherwise the CniError it printed (or one
+ * describing the failure). node:child_process is loaded on first use: VERSION never needs it.
+ */
+export async function execPlugin(options: ExecOptions): Promise<ExecOutcome> {
+  const { spawn } = await import('node:child_process');
   const { pluginPath, command, label } = options;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
   env.CNI_COMMAND = command;
 
-  return new Promise((resolve, reject) => {
+  return new Promise<ExecOutcome>((resolve, reject) => {
     let child;
     try {
       child = spawn(pluginPath, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });

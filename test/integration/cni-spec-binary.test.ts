@@ -1,7 +1,8 @@
 /**
  * The built plugin executed as a runtime executes it: CNI_* environment + stdin, stdout/exit code
- * read back. The bundle is built here with the same esbuild settings as scripts/build.mjs into a
- * private directory (next to a copy of bin/ovnic), so the test never races another build of dist/.
+ * read back. dist/ovnic.cjs is built here with the same esbuild settings as scripts/build.mjs into a
+ * private directory (next to copies of bin/ovnic and bin/package.json), so the test never races
+ * another build of dist/.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -19,18 +20,19 @@ beforeAll(async () => {
   const esbuild = await import('esbuild');
   await esbuild.build({
     entryPoints: [join(root, 'src', 'main.ts')],
-    outfile: join(dir, 'dist', 'ovnic.mjs'),
+    outfile: join(dir, 'dist', 'ovnic.cjs'),
     bundle: true,
     platform: 'node',
     target: 'node20',
-    format: 'esm',
+    format: 'cjs',
     external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
-    banner: { js: "import { createRequire as __ovnicCreateRequire } from 'node:module'; const require = __ovnicCreateRequire(import.meta.url);" },
+    define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+    banner: { js: "const __ovnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
   });
   bin = join(dir, 'bin', 'ovnic');
   copyFileSync(join(root, 'bin', 'ovnic'), bin);
-  // a package.json marking the copy as ESM, as the repository's does
+  copyFileSync(join(root, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
 });
 

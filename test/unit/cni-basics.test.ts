@@ -66,3 +66,30 @@ describe('versions', () => {
     expect(highestCommonVersion(['1.1.0'], ['1.0.0'])).toBeUndefined();
   });
 });
+
+describe('IP text validation agrees with node:net', () => {
+  it('on edge cases and random strings', async () => {
+    const net = await import('node:net');
+    const { isIPv4, isIPv6 } = await import('../../src/cni/addr.js');
+    const fixed = [
+      '0.0.0.0', '255.255.255.255', '256.0.0.0', '01.2.3.4', '1.2.3', '1.2.3.4.', ' 1.2.3.4', '1.2.3.4 ',
+      '::', '::1', '1::', ':1::', '1:::2', '1::2::3', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7', '::ffff:1.2.3.4', '::1.2.3.4', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '1.2.3.4::', 'fe80::1%eth0',
+      '12345::', 'g::', 'FD00::A', '1:2:3:4:5::1.2.3.4', '::ffff:01.2.3.4', '', ':', ':::',
+    ];
+    const alphabet = '0123456789abcdefABCDEF:.';
+    const random: string[] = [];
+    let seed = 42;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let i = 0; i < 20000; i++) {
+      let s = '';
+      const len = 1 + rnd(20);
+      for (let j = 0; j < len; j++) s += alphabet[rnd(alphabet.length)];
+      random.push(s);
+    }
+    for (const s of [...fixed, ...random]) {
+      expect(isIPv4(s), s).toBe(net.isIPv4(s));
+      expect(isIPv6(s), s).toBe(net.isIPv6(s) && !s.includes('%'));
+    }
+  });
+});
