@@ -103,8 +103,19 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
    */
   static async connect(remote: string | readonly string[], opts: ClientOptions = {}): Promise<OvsdbClient> {
     const client = new OvsdbClient(splitRemotes(remote), opts);
-    await client.establish(1);
-    return client;
+    // While a raft election runs no member is leader: keep trying until the connect timeout.
+    const deadline = Date.now() + client.opts.connectTimeoutMs;
+    let delay = client.opts.backoffMinMs;
+    for (;;) {
+      try {
+        await client.establish(1);
+        return client;
+      } catch (err) {
+        if (!(err instanceof NoUsableRemoteError) || !err.leaderMissing || Date.now() + delay > deadline) throw err;
+        await sleep(delay);
+        delay = Math.min(delay * 2, client.opts.backoffMaxMs);
+      }
+    }
   }
 
   get connected(): boolean {
@@ -116,11 +127,21 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     return this.conn?.remote;
   }
 
-  /** Resolves when connected (immediately, or after the running reconnect). */
-  async ready(): Promise<void> {
+  /** Resolves when connected (immediately, or after the running reconnect, within `timeoutMs` if given). */
+  async ready(timeoutMs?: number): Promise<void> {
     if (this.connected) return;
-    if (this.reconnecting) return this.reconnecting;
-    throw new OvsdbDisconnectedError('not connected');
+    const reconnecting = this.reconnecting;
+    if (!reconnecting) throw new OvsdbDisconnectedError(this.closedByUser ? 'client closed' : 'not connected');
+    if (timeoutMs === undefined) return reconnecting;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OvsdbTimeoutError(`not reconnected within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([reconnecting, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async listDbs(): Promise<string[]> {
@@ -132,7 +153,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
     return this.request('get_schema', [db]);
   }
 
-  /** Schema metadata (cached per connection lifetime of the client). */
+  /** Schema metadata, fetched once per client. */
   async getSchema(db: string): Promise<DbSchema> {
     const cached = this.schemas.get(db);
     if (cached) return cached;
@@ -267,6 +288,7 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   /** Connects to a usable remote, trying each in turn, `rounds` times over the list. */
   private async establish(rounds: number): Promise<void> {
     const errors: string[] = [];
+    let leaderMissing = false;
     for (let i = 0; i < rounds * this.remotes.length; i++) {
       if (this.closedByUser) throw new OvsdbDisconnectedError('client closed');
       const remote = this.remotes[this.nextRemote] as string;
@@ -285,11 +307,12 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
         return;
       } catch (err) {
         conn?.close('not usable');
-        errors.push(`${remote}: ${(err as Error).message}`);
+        if (err instanceof OvsdbNotLeaderError) leaderMissing = true;
+        errors.push(err instanceof OvsdbNotLeaderError ? err.message : `${remote}: ${(err as Error).message}`);
         this.log.debug({ remote, err: (err as Error).message }, 'ovsdb remote not usable');
       }
     }
-    throw new OvsdbDisconnectedError(`no usable OVSDB remote: ${errors.join('; ')}`);
+    throw new NoUsableRemoteError(`no usable OVSDB remote: ${errors.join('; ')}`, leaderMissing);
   }
 
   /** Makes `conn` current: routes notifications, restores monitors and locks. */
@@ -435,6 +458,15 @@ export class OvsdbClient extends EventEmitter<ClientEvents> {
   }
 }
 
+class NoUsableRemoteError extends OvsdbDisconnectedError {
+  constructor(
+    message: string,
+    readonly leaderMissing: boolean,
+  ) {
+    super(message);
+  }
+}
+
 function checkLockId(id: string): void {
   if (!isIdentifier(id)) throw new OvsdbUsageError(`lock id must be an identifier: ${JSON.stringify(id)}`);
 }
@@ -447,4 +479,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { OvsdbTimeoutError };

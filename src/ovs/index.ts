@@ -7,7 +7,10 @@ export { NamedUuid, Uuid, namedUuid, uuid, isUuid, OvsdbCodecError } from './cod
 export {
   OvsdbError, OvsdbDisconnectedError, OvsdbTimeoutError, OvsdbRpcError, OvsdbOperationError, OvsdbUsageError,
 } from './errors.js';
-export { OvsdbNotLeaderError, serverDatabases } from './cluster.js';
+export { OvsdbNotLeaderError, serverDatabases, leadershipProblem } from './cluster.js';
+export { RpcConnection, type RpcOptions, type NotificationHandler } from './rpc.js';
+export { JsonStreamFramer, JsonFramingError } from './framer.js';
+export { parseRemote, splitRemotes, type Remote } from './remote.js';
 export type { DatabaseModel, WriteRow, WriteValue, Condition, ConditionFunction, Mutation, Mutator } from './model.js';
 export type { DbSchema, TableSchema, ColumnSchema } from './schema.js';
 export { parseSchema } from './schema.js';

@@ -126,7 +126,11 @@ describe('3-member raft NB cluster', () => {
     const reconnected = once<string>(client, 'reconnected');
 
     await servers.kill(leader);
+    // A client connecting during the election waits for a leader instead of failing.
+    const survivors = members.filter((x) => x !== leader).map((x) => x.remote);
+    const fresh = track(await OvsdbClient.connect(survivors, { backoffMinMs: 50, connectTimeoutMs: 10_000 }));
     const newRemote = await reconnected;
+    expect(fresh.remote).toBe(newRemote);
     expect(newRemote).not.toBe(leader.remote);
     const newLeader = await leaderOf(members);
     expect(newRemote).toBe(newLeader.remote);
