@@ -101,6 +101,11 @@ function loggerFor(rawEnv: RawEnv, conf: OvnicNetConf | undefined, bindings: Rec
   return createCniLogger({ level, file, bindings: { component: 'cni', ...bindings } });
 }
 
+/** Milliseconds since `start`, one decimal (process.hrtime: the `performance` global loads perf_hooks, ~1 ms). */
+function elapsedMs(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10;
+}
+
 /** Same inode as our own network namespace? (ENOENT and friends: not ours.) */
 function isOwnNetns(path: string): boolean {
   try {
@@ -128,7 +133,7 @@ export async function runCni(rawEnv: RawEnv, stdin: string | Uint8Array, options
   let errorVersion: string = CURRENT_VERSION;
   let conf: OvnicNetConf | undefined;
   let log: (CniLogger & { close(): void }) | undefined;
-  const started = performance.now();
+  const started = process.hrtime.bigint();
   try {
     const raw = decodeConfig(stdin);
     if (isSupportedVersion(raw.cniVersion)) errorVersion = raw.cniVersion;
@@ -202,12 +207,12 @@ export async function runCni(rawEnv: RawEnv, stdin: string | Uint8Array, options
       if (command === 'GC') await handlers.gc(ctx);
       else await handlers.status(ctx);
     }
-    log.info({ durationMs: Math.round((performance.now() - started) * 10) / 10 }, `${command} ok`);
+    log.info({ durationMs: elapsedMs(started) }, `${command} ok`);
     return { stdout, stderr: '', exitCode: 0 };
   } catch (err) {
     const cniErr = toCniError(err);
     if (!log) log = loggerFor(rawEnv, conf, { command });
-    const fields = { code: cniErr.code, details: cniErr.details, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+    const fields = { code: cniErr.code, details: cniErr.details, durationMs: elapsedMs(started) };
     if (cniErr.code === CniErrorCode.Internal) log.error({ ...fields, err }, `${command} failed: ${cniErr.msg}`);
     else log.info(fields, `${command} failed: ${cniErr.msg}`);
     return errorOutcome(cniErr, isSupportedVersion(errorVersion) ? errorVersion : CURRENT_VERSION);

@@ -27,7 +27,7 @@ beforeAll(async () => {
     format: 'cjs',
     external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
     define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
-    banner: { js: "const __ovnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
     logLevel: 'warning',
   });
   bin = join(dir, 'bin', 'ovnic');
