@@ -81,6 +81,8 @@ export interface OvnicNetConf {
   /** `args.cni.ips` / `args.cni.mac` (the "args in network config" convention). */
   confArgs: RuntimeConfig;
   prevResult?: CniResult;
+  /** DEL only: why a malformed prevResult was ignored. */
+  prevResultIgnored?: string;
   /** GC only: union of `cni.dev/valid-attachments` and the legacy `cni.dev/attachments`. */
   validAttachments?: Attachment[];
   /** The decoded stdin object, untouched. */
@@ -235,7 +237,13 @@ export function parseNetConf(raw: Json, cniVersion: CniVersion, command: CniComm
   if (logLevel !== undefined) conf.logLevel = logLevel;
 
   if (raw.prevResult !== undefined && raw.prevResult !== null) {
-    conf.prevResult = parseResult(raw.prevResult, { defaultVersion: cniVersion, errorCode: CniErrorCode.InvalidNetworkConfig, what: 'prevResult' });
+    try {
+      conf.prevResult = parseResult(raw.prevResult, { defaultVersion: cniVersion, errorCode: CniErrorCode.InvalidNetworkConfig, what: 'prevResult' });
+    } catch (err) {
+      // DEL is best effort and never needs prevResult: a malformed one must not make it fail forever
+      if (command !== 'DEL') throw err;
+      conf.prevResultIgnored = (err as Error).message;
+    }
   }
   if (command === 'GC') conf.validAttachments = parseValidAttachments(raw);
   return conf;

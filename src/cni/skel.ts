@@ -146,6 +146,7 @@ export async function runCni(rawEnv: RawEnv, stdin: string | Uint8Array, options
     const bindings: Record<string, unknown> = { command, network: conf.name };
     if (isAttachment) Object.assign(bindings, { containerId: env.containerId, ifname: env.ifname });
     log = loggerFor(rawEnv, conf, bindings);
+    if (conf.prevResultIgnored) log.warn({ problem: conf.prevResultIgnored }, 'malformed prevResult ignored');
 
     if (isAttachment && env.netns !== '' && !env.netnsOverride && isOwnNetns(env.netns)) {
       throw new CniError(CniErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same", env.netns);

@@ -187,6 +187,17 @@ describe('ovnic keys', () => {
   });
 });
 
+describe('DEL is lenient', () => {
+  it('a malformed prevResult is ignored on DEL (and only there)', () => {
+    const prevResult = { cniVersion: '1.0.0', ips: [{ address: 'garbage' }] };
+    expect(err(() => load({ prevResult })).code).toBe(7);
+    expect(err(() => load({ prevResult, cniVersion: '1.0.0' }, 'CHECK')).code).toBe(7);
+    const del = load({ prevResult }, 'DEL');
+    expect(del.prevResult).toBeUndefined();
+    expect(del.prevResultIgnored).toContain('ips[0].address');
+  });
+});
+
 describe('GC attachments', () => {
   it('unions valid-attachments and the legacy key without duplicates', () => {
     const list = parseValidAttachments({

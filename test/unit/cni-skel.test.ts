@@ -108,10 +108,20 @@ describe('errors', () => {
     expect(parseOut(out.stdout)).toEqual({ cniVersion: '1.0.0', code: 11, msg: 'busy', details: 'ovsdb locked' });
   });
 
-  it('any other exception becomes 999 with its message', async () => {
-    const { handlers } = recorder({ del: async () => { throw new Error('boom'); } });
-    const out = await runCni({ ...env, CNI_COMMAND: 'DEL' }, stdin(), { handlers });
-    expect(parseOut(out.stdout)).toEqual({ cniVersion: '1.0.0', code: 999, msg: 'boom' });
+  it('any other exception becomes 999 with its message, its stack logged at error level', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ovnic-skel-999-'));
+    try {
+      const file = join(dir, 'cni.log');
+      const { handlers } = recorder({ del: async () => { throw new Error('boom'); } });
+      const out = await runCni({ ...env, CNI_COMMAND: 'DEL' }, stdin({ logFile: file }), { handlers });
+      expect(parseOut(out.stdout)).toEqual({ cniVersion: '1.0.0', code: 999, msg: 'boom' });
+      const line = JSON.parse(readFileSync(file, 'utf8').trim()) as { level: number; err: { message: string; stack: string } };
+      expect(line.level).toBe(50);
+      expect(line.err.message).toBe('boom');
+      expect(line.err.stack).toContain('Error: boom');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('CNI_NETNS equal to the plugin\'s own netns → 8, unless CNI_NETNS_OVERRIDE', async () => {
