@@ -1,6 +1,9 @@
 import {
-  CoordinationV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Lease,
+  CoordinationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Lease,
 } from '@kubernetes/client-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { caughtStatus, startApiServer, type ApiServer } from '../apiserver/index.js';
 
@@ -224,6 +227,23 @@ describe('API server double: core resources through the real client', () => {
       expect.objectContaining({ name: 'nicports', namespaced: true }),
       expect.objectContaining({ name: 'nicports/status' }),
     ]));
+  });
+
+  it('writes a kubeconfig file for child processes and follows a fixed clock', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ovnic-kc-'));
+    try {
+      const path = join(dir, 'kubeconfig');
+      api.writeKubeconfig(path);
+      const kc = new KubeConfig();
+      kc.loadFromFile(path);
+      api.setNow(new Date('2025-01-02T03:04:05.678Z'));
+      const created = await kc.makeApiClient(CoreV1Api).createNamespacedPod({ namespace: ns, body: pod('clocked') });
+      expect(api.get('pods', ns, 'clocked')?.metadata.creationTimestamp).toBe('2025-01-02T03:04:05Z');
+      expect(created.metadata?.creationTimestamp?.toISOString()).toBe('2025-01-02T03:04:05.000Z');
+    } finally {
+      api.setNow(undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('cascades namespace deletion to its contents', async () => {
