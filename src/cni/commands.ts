@@ -1,31 +1,315 @@
 /**
- * The ovnic CNI operations, dispatched by skel.ts.
+ * The ovnic CNI operations, dispatched by skel.ts. What every NIC type shares lives here —
+ * delegated IPAM, the OVSDB connection, ownership lookups, unplugging, the OVN binding wait,
+ * the result and rollback; the NIC specifics are in src/nic/<type>.ts (see src/nic/types.ts).
  *
- * Placeholder: every operation answers code 50 "not implemented" until the NIC/OVS
- * implementations land here. Contract for the implementations:
- *  - add: create the NIC for ctx.identity (ctx.env.ifname in ctx.env.netns), bind it to OVS with
- *    buildExternalIds() from ownership.ts, allocate through ctx.ipam()?.addWithRollback(),
- *    undo everything on failure, and return the full result (appendResult(ctx.conf.prevResult, own)
- *    when a prevResult was given).
- *  - del: idempotent, a pure function of (ctx.env.containerId, ctx.env.ifname) found in OVSDB
- *    external_ids; ctx.env.netns may be '' or gone; always forwards DEL to ctx.ipam().
- *  - check: verify against ctx.conf.prevResult; forward CHECK to ctx.ipam().
- *  - gc: remove ovnic ports of network ctx.conf.name not in ctx.conf.validAttachments (see
- *    isStale()), continue past errors, report them all; forward GC to ctx.ipam().
- *  - status: 50/51 when OVSDB is unreachable or the bridge is missing; forward STATUS to ctx.ipam().
- * Heavy or native modules (netlink, OVSDB client) must be loaded with `await import()` inside
- * the handlers so VERSION and rejected requests stay fast.
+ *  ADD    IPAM (a child process) runs while OVSDB is connected and the driver checks its
+ *         preconditions; then the driver creates and plugs the NIC; then ADD waits for
+ *         `external_ids:ovn-installed=true` (ovnWait) or for ovs-vswitchd to attach the port.
+ *         Any failure undoes every step done so far, including the IPAM allocation.
+ *  DEL    a function of (CNI_CONTAINERID, CNI_IFNAME) only: OVS ports found by external_ids,
+ *         links by deterministic names, IPAM DEL. Idempotent; CNI_NETNS may be empty or gone.
+ *  CHECK  prevResult's part for this attachment against the netns, the OVS port and the OVN binding.
+ *  GC     every ovnic port of this network not in cni.dev/valid-attachments: port, links, IPAM
+ *         allocation; continues past failures and reports all of them.
+ *  STATUS 50 when OVSDB is unreachable, the bridge or ovsNetns is missing.
  */
-import { CniError, CniErrorCode } from './errors.js';
-import type { CniHandlers } from './skel.js';
+import { existsSync } from 'node:fs';
+import { CniError, CniErrorCode, invalidConfig, toCniError } from './errors.js';
+import { appendResult, isDnsEmpty, type CniResult } from './result.js';
+import { attachmentKey, buildExternalIds, isStale } from './ownership.js';
+import { IpamDelegate } from './ipam.js';
+import type { NicType } from './config.js';
+import type { AttachmentContext, CniHandlers, NetworkContext } from './skel.js';
+import {
+  BridgeMissingError,
+  OvnBindingTimeoutError,
+  OvnicErrorCode,
+  OvsPorts,
+  PortNameTakenError,
+  UndoStack,
+  createNicDriver,
+  faultHookFromEnv,
+  type NicDriver,
+  type NicEnv,
+  type NicPlan,
+  type PortRecord,
+} from '../nic/index.js';
+import { isOvsdbTransient, ovsdbUnavailable } from '../nic/errors.js';
+import { addressesWithoutIpam, generateMac, ownPartOf, routesFor } from '../nic/plan.js';
 
-const notImplemented = (op: string): Promise<never> =>
-  Promise.reject(new CniError(CniErrorCode.NotAvailable, 'not implemented', `ovnic ${op} is not available in this build`));
+const STATUS_CONNECT_TIMEOUT_MS = 2000;
 
-export const handlers: CniHandlers = {
-  add: () => notImplemented('ADD'),
-  del: () => notImplemented('DEL'),
-  check: () => notImplemented('CHECK'),
-  gc: () => notImplemented('GC'),
-  status: () => notImplemented('STATUS'),
-};
+async function connectOvs(remote: string, timeoutMs?: number): Promise<OvsPorts> {
+  try {
+    return await OvsPorts.connect(remote, timeoutMs === undefined ? {} : { timeoutMs });
+  } catch (err) {
+    throw ovsdbUnavailable(remote, err);
+  }
+}
+
+/** Lower-layer failures as CNI errors with codes a runtime can act on. */
+function asCniError(err: unknown, ctx: { conf: { bridge: string; ovsdb: string } }): CniError {
+  if (err instanceof CniError) return err;
+  if (err instanceof BridgeMissingError) {
+    return new CniError(CniErrorCode.TryAgainLater, `OVS bridge "${err.bridge}" does not exist`, `create it (ovn-controller does for br-int) or fix "bridge"; OVSDB ${ctx.conf.ovsdb}`);
+  }
+  if (err instanceof PortNameTakenError) return new CniError(OvnicErrorCode.Conflict, err.message);
+  if (err instanceof OvnBindingTimeoutError) {
+    return new CniError(
+      CniErrorCode.TryAgainLater,
+      `timed out after ${err.timeoutMs} ms waiting for OVN to bind the port`,
+      `${err.message}. Check that logical switch port "${err.ifaceId ?? '?'}" exists in the OVN northbound database and ` +
+        'ovn-controller runs on this node; where no ovn-controller runs, set "ovnWait": {"enabled": false}',
+    );
+  }
+  if (isOvsdbTransient(err)) return new CniError(CniErrorCode.TryAgainLater, `OVSDB at ${ctx.conf.ovsdb} failed`, (err as Error).message);
+  return toCniError(err);
+}
+
+function nicEnv(ctx: AttachmentContext, ovs: OvsPorts, fault = faultHookFromEnv(ctx.rawEnv)): NicEnv {
+  return { conf: ctx.conf, identity: ctx.identity, netns: ctx.env.netns, ifname: ctx.env.ifname, ovs, log: ctx.log, fault };
+}
+
+async function add(ctx: AttachmentContext): Promise<CniResult> {
+  const { conf, env, identity, log } = ctx;
+  const fault = faultHookFromEnv(ctx.rawEnv);
+  const ipam = ctx.ipam();
+  const driver = createNicDriver(conf.nicType);
+  const undo = new UndoStack(log);
+  let ovs: OvsPorts | undefined;
+  // IPAM is a child process: start it first and do the local preparation meanwhile.
+  const allocation = ipam?.add();
+  allocation?.catch(() => undefined);
+  try {
+    ovs = await connectOvs(conf.ovsdb);
+    const nic = nicEnv(ctx, ovs, fault);
+    await driver.prepare?.(nic);
+    const allocated = allocation ? await allocation : undefined;
+    const ips = allocated ? allocated.ips : addressesWithoutIpam(ctx.requested.ips);
+    fault('ipam');
+
+    const routes = routesFor(allocated?.routes ?? [], ips);
+    const mac = ctx.requested.mac ?? generateMac(ips, identity.containerId, env.ifname);
+    const plan: NicPlan = {
+      mac,
+      ips: conf.guestOwnsAddresses ? [] : ips,
+      routes: conf.guestOwnsAddresses ? [] : routes,
+      externalIds: (extra) =>
+        buildExternalIds({
+          identity,
+          netns: env.netns,
+          nicType: conf.nicType,
+          ...(conf.ipam ? { ipamType: conf.ipam.type } : {}),
+          ips: ips.map((ip) => ip.address),
+          ...(extra ? { extra } : {}),
+        }),
+    };
+    if (conf.mtu !== undefined) plan.mtu = conf.mtu;
+
+    const added = await driver.add(nic, plan, undo);
+    if (conf.ovnWait.enabled) await ovs.waitOvnInstalled(added.portName, conf.ovnWait.timeoutMs);
+    else await ovs.waitAttached(added.portName, conf.ovnWait.timeoutMs);
+    fault('ovn-binding');
+
+    const own: CniResult = {
+      interfaces: added.interfaces,
+      ips: ips.map((ip) => ({ ...ip, interface: added.ipInterface })),
+      routes,
+      dns: conf.dns && !isDnsEmpty(conf.dns) ? conf.dns : (allocated?.dns ?? {}),
+    };
+    const result = conf.prevResult ? appendResult(conf.prevResult, own) : own;
+    fault('result');
+    undo.clear();
+    log.info({ port: added.portName, ifaceId: identity.ifaceId, mac, ips: ips.map((ip) => ip.address) }, 'attachment added');
+    return result;
+  } catch (err) {
+    const failures = await undo.unwind();
+    if (allocation && ipam) {
+      await allocation.catch(() => undefined);
+      try {
+        await ipam.del();
+      } catch (delErr) {
+        failures.push(`IPAM DEL: ${(delErr as Error).message}`);
+        log.warn({ err: delErr }, 'IPAM DEL during ADD rollback failed');
+      }
+    }
+    const cniErr = asCniError(err, ctx);
+    if (failures.length > 0) log.error({ failures }, 'ADD rollback incomplete: DEL of this attachment will retry');
+    throw cniErr;
+  } finally {
+    driver.close();
+    ovs?.close();
+  }
+}
+
+/** Drivers for the NIC types recorded on the found ports, plus the configured one (for deterministic names). */
+function driversFor(conf: { nicType: NicType }, recorded: readonly PortRecord[]): Map<NicType, PortRecord[]> {
+  const byType = new Map<NicType, PortRecord[]>([[conf.nicType, []]]);
+  for (const rec of recorded) {
+    const type = (rec.owner?.nicType ?? conf.nicType) as NicType;
+    const list = byType.get(type) ?? [];
+    list.push(rec);
+    byType.set(type, list);
+  }
+  return byType;
+}
+
+async function del(ctx: AttachmentContext): Promise<void> {
+  const { conf, env, log } = ctx;
+  const failures: CniError[] = [];
+  let ovs: OvsPorts | undefined;
+  let recorded: PortRecord[] = [];
+  try {
+    ovs = await connectOvs(conf.ovsdb);
+    recorded = await ovs.findByAttachment(env.containerId, env.ifname);
+    await ovs.unplug(recorded.flatMap((r) => (r.portUuid ? [r.portUuid] : [])));
+  } catch (err) {
+    failures.push(asCniError(err, ctx));
+  } finally {
+    ovs?.close();
+  }
+
+  for (const [type, records] of driversFor(conf, recorded)) {
+    let driver: NicDriver | undefined;
+    try {
+      driver = createNicDriver(type);
+      await driver.del({ conf, identity: ctx.identity, netns: env.netns, ifname: env.ifname, log }, records);
+    } catch (err) {
+      failures.push(asCniError(err, ctx));
+    } finally {
+      driver?.close();
+    }
+  }
+
+  try {
+    await ctx.ipam()?.del();
+  } catch (err) {
+    failures.push(toCniError(err));
+  }
+
+  if (failures.length > 0) {
+    const [first] = failures as [CniError, ...CniError[]];
+    throw new CniError(first.code, first.msg, failures.map((f) => f.message).join('; '));
+  }
+  log.info({ ports: recorded.map((r) => r.name) }, 'attachment deleted');
+}
+
+async function check(ctx: AttachmentContext): Promise<void> {
+  const { conf, env, identity } = ctx;
+  const prev = conf.prevResult;
+  if (!prev) throw invalidConfig('CHECK needs prevResult', 'the runtime must pass the result of ADD as prevResult');
+  const own = ownPartOf(prev, env.ifname, env.netns);
+  const problems: string[] = [];
+  if (!own.iface) problems.push(`prevResult lists no interface "${env.ifname}" in ${env.netns}`);
+
+  const ovs = await connectOvs(conf.ovsdb);
+  const driver = createNicDriver(conf.nicType);
+  try {
+    const recorded = await ovs.findByAttachment(env.containerId, env.ifname);
+    if (recorded.length === 0) {
+      problems.push(`no OVS port is recorded for container ${env.containerId} ifname ${env.ifname}`);
+    } else {
+      if (recorded.length > 1) problems.push(`${recorded.length} OVS ports are recorded for this attachment: ${recorded.map((r) => r.name).join(', ')}`);
+      const rec = recorded[0] as PortRecord;
+      const ifaceId = rec.externalIds['iface-id'];
+      if (ifaceId !== identity.ifaceId) {
+        problems.push(ifaceId ? `OVS port "${rec.name}" has iface-id "${ifaceId}", expected "${identity.ifaceId}"` : `OVS port "${rec.name}" has no iface-id (taken by another interface?), expected "${identity.ifaceId}"`);
+      }
+      const bridge = rec.portUuid ? await ovs.bridgeOf(rec.portUuid) : undefined;
+      if (bridge !== conf.bridge) problems.push(`OVS port "${rec.name}" is ${bridge ? `on bridge "${bridge}"` : 'on no bridge'}, expected "${conf.bridge}"`);
+      if (rec.error) problems.push(`OVS reports an error on "${rec.name}": ${rec.error}`);
+      else if (rec.ofport === undefined || rec.ofport < 0) problems.push(`OVS has not attached "${rec.name}" (ofport ${rec.ofport ?? 'unset'})`);
+      if (conf.ovnWait.enabled && rec.externalIds['ovn-installed'] !== 'true') {
+        problems.push(`OVN has not bound "${rec.name}" (external_ids:ovn-installed is not "true")`);
+      }
+      const expected = { iface: own.iface, ips: conf.guestOwnsAddresses ? [] : own.ips, routes: conf.guestOwnsAddresses ? [] : own.routes, ...(conf.mtu !== undefined ? { mtu: conf.mtu } : {}) };
+      problems.push(...(await driver.check(nicEnv(ctx, ovs), expected, rec)));
+    }
+  } catch (err) {
+    throw asCniError(err, ctx);
+  } finally {
+    driver.close();
+    ovs.close();
+  }
+  if (problems.length > 0) throw new CniError(OvnicErrorCode.CheckFailed, `CHECK failed for ${env.ifname} of container ${env.containerId}`, problems.join('; '));
+  await ctx.ipam()?.check();
+}
+
+async function gc(ctx: NetworkContext): Promise<void> {
+  const { conf, env, log } = ctx;
+  const valid = new Set((conf.validAttachments ?? []).map((a) => attachmentKey(a.containerID, a.ifname)));
+  const failures: string[] = [];
+  let removed = 0;
+  let stale: PortRecord[] = [];
+  const ovs = await connectOvs(conf.ovsdb);
+  try {
+    stale = (await ovs.findByNetwork(conf.name)).filter((r) => r.owner !== undefined && isStale(r.owner, conf.name, valid));
+    for (const rec of stale) {
+      const owner = rec.owner as NonNullable<PortRecord['owner']>;
+      const label = `container ${owner.containerId} ifname ${owner.ifname} (port ${rec.name})`;
+      let driver: NicDriver | undefined;
+      try {
+        if (rec.portUuid) await ovs.unplug([rec.portUuid]);
+        driver = createNicDriver((owner.nicType ?? conf.nicType) as NicType);
+        await driver.gc({ conf, ovs, log }, rec);
+        if (conf.ipam) {
+          await new IpamDelegate({
+            type: conf.ipam.type,
+            cniPath: env.path,
+            env: { ...ctx.rawEnv, CNI_CONTAINERID: owner.containerId, CNI_IFNAME: owner.ifname, CNI_NETNS: '' },
+            stdin: ctx.rawConfig,
+            cniVersion: conf.cniVersion,
+            log,
+          }).del();
+        }
+        removed++;
+        log.info({ port: rec.name, containerId: owner.containerId, ifname: owner.ifname }, 'stale attachment removed');
+      } catch (err) {
+        failures.push(`${label}: ${(err as Error).message}`);
+        log.warn({ port: rec.name, err }, 'GC of a stale attachment failed');
+      } finally {
+        driver?.close();
+      }
+    }
+  } catch (err) {
+    throw asCniError(err, ctx);
+  } finally {
+    ovs.close();
+  }
+  try {
+    await ctx.ipam()?.gc();
+  } catch (err) {
+    failures.push(`IPAM GC: ${(err as Error).message}`);
+  }
+  log.info({ stale: stale.length, removed, failures: failures.length }, 'GC done');
+  if (failures.length > 0) {
+    throw new CniError(OvnicErrorCode.GcIncomplete, `GC removed ${removed} of ${stale.length} stale attachments, ${failures.length} failures`, failures.join('; '));
+  }
+}
+
+async function status(ctx: NetworkContext): Promise<void> {
+  const { conf } = ctx;
+  let ovs: OvsPorts;
+  try {
+    ovs = await OvsPorts.connect(conf.ovsdb, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    throw new CniError(CniErrorCode.NotAvailable, `OVSDB at ${conf.ovsdb} is not reachable`, (err as Error).message);
+  }
+  try {
+    if (!(await ovs.bridgeExists(conf.bridge))) {
+      throw new CniError(CniErrorCode.NotAvailable, `OVS bridge "${conf.bridge}" does not exist`, `OVSDB ${conf.ovsdb}`);
+    }
+  } catch (err) {
+    if (err instanceof CniError) throw err;
+    throw new CniError(CniErrorCode.NotAvailable, `OVSDB at ${conf.ovsdb} did not answer`, (err as Error).message);
+  } finally {
+    ovs.close();
+  }
+  if (conf.ovsNetns && !existsSync(conf.ovsNetns)) {
+    throw new CniError(CniErrorCode.NotAvailable, `ovsNetns ${conf.ovsNetns} does not exist`);
+  }
+  await ctx.ipam()?.status();
+}
+
+export const handlers: CniHandlers = { add, del, check, gc, status };

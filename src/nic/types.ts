@@ -1,0 +1,98 @@
+/**
+ * The NIC driver contract. ADD/DEL/CHECK/GC in src/cni/commands.ts do everything that is the
+ * same for every NIC type (IPAM, OVS lookups and unplugging, the OVN binding wait, the result,
+ * rollback); a driver does what is specific to its type: links, sockets, the OVS port's shape.
+ *
+ * ADD:   driver.add() creates the NIC, plugs it with env.ovs.plug(), registers an undo step for
+ *        everything it creates (on `undo`), and calls env.fault() after each ADD step it owns
+ *        ('link', 'container-config', 'ovs-port').
+ * DEL:   the caller unplugs every OVS port recorded for the attachment first, then calls
+ *        driver.del() with those records (possibly none: failed ADD, port already gone, OVSDB
+ *        unreachable); del() removes the rest by deterministic names and must be idempotent.
+ * CHECK: driver.check() returns what differs (empty: all good); the caller checks the OVS
+ *        port's ownership, iface-id and the OVN binding.
+ * GC:    the caller unplugs the stale port, then driver.gc() removes what hangs off it.
+ */
+import type { CniLogger } from '../cni/log.js';
+import type { NicType, OvnicNetConf } from '../cni/config.js';
+import type { AttachmentIdentity } from '../cni/ownership.js';
+import type { CniInterface, CniIpConfig, CniRoute } from '../cni/result.js';
+import type { FaultHook } from './faults.js';
+import type { OvsPorts, PortRecord } from './ovs-port.js';
+import type { UndoStack } from './undo.js';
+
+/** One attachment, as every driver operation sees it. */
+export interface NicEnv {
+  conf: OvnicNetConf;
+  identity: AttachmentIdentity;
+  /** CNI_NETNS; '' on DEL when the runtime gave none. */
+  netns: string;
+  /** CNI_IFNAME. */
+  ifname: string;
+  ovs: OvsPorts;
+  log: CniLogger;
+  /** ADD checkpoints for fault injection (a no-op outside tests). */
+  fault: FaultHook;
+}
+
+/** What ADD decided before the driver runs. */
+export interface NicPlan {
+  /** MAC of the container-side interface (must equal the OVN logical switch port's MAC). */
+  mac: string;
+  mtu?: number;
+  /** Addresses (CIDR, gateway) for the container interface; empty when the guest configures its own. */
+  ips: CniIpConfig[];
+  /** Routes for the container interface; a route without `gw` uses its family's gateway from `ips` when there is one. */
+  routes: CniRoute[];
+  /** The Interface external_ids (ownership.ts); `extra` adds NIC-specific keys. */
+  externalIds(extra?: Readonly<Record<string, string>>): Record<string, string>;
+}
+
+export interface NicAdded {
+  /** Interfaces for the result, in order (host-side ones without `sandbox`). */
+  interfaces: CniInterface[];
+  /** Index in `interfaces` of the interface the addresses belong to. */
+  ipInterface: number;
+  /** The OVS port/interface name ADD waits on for the OVN binding. */
+  portName: string;
+}
+
+/** What CHECK expects, from prevResult and the configuration. */
+export interface NicExpectation {
+  /** The container interface from prevResult (name = CNI_IFNAME, sandbox = CNI_NETNS), when listed. */
+  iface: CniInterface | undefined;
+  mtu?: number;
+  ips: CniIpConfig[];
+  routes: CniRoute[];
+}
+
+/** DEL works without OVSDB (unreachable) and without fault hooks. */
+export type NicDelEnv = Omit<NicEnv, 'ovs' | 'fault'>;
+
+/** GC sees the network, not an attachment. */
+export interface NicGcEnv {
+  conf: OvnicNetConf;
+  ovs: OvsPorts;
+  log: CniLogger;
+}
+
+/**
+ * One instance per CNI invocation (see createNicDriver): it may keep sockets and namespace
+ * handles between calls; close() releases them.
+ */
+export interface NicDriver {
+  readonly type: NicType;
+  /**
+   * Optional: check preconditions (e.g. CNI_IFNAME not taken) and load what add() needs. Runs
+   * while the IPAM plugin allocates, so it must not change anything.
+   */
+  prepare?(env: NicEnv): Promise<void>;
+  add(env: NicEnv, plan: NicPlan, undo: UndoStack): Promise<NicAdded>;
+  /** `recorded`: the OVS records of this attachment, already unplugged (empty when none or OVSDB is unreachable). */
+  del(env: NicDelEnv, recorded: readonly PortRecord[]): Promise<void>;
+  /** Problems found, each naming what differs; [] when the NIC is as expected. */
+  check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]>;
+  /** `stale`: an OVS record of this network not in the valid attachments, already unplugged. */
+  gc(env: NicGcEnv, stale: PortRecord): Promise<void>;
+  close(): void;
+}
