@@ -97,14 +97,9 @@ export class VethDriver implements NicDriver {
       this.toClose.push(host);
       for (const name of names) await deleteVeth(host, name);
     }
-    // Normally gone with its host end; left over when the host end vanished some other way.
-    if (env.netns !== '') {
-      const pod = openOrUndefined(env.netns);
-      if (pod) {
-        this.toClose.push(pod);
-        await deleteVeth(pod, env.ifname);
-      }
-    }
+    // The container end needs no deletion: a veth end cannot outlive its peer. CNI_IFNAME in the
+    // netns is deliberately left alone — after an ADD that failed because CNI_IFNAME existed, it
+    // belongs to someone else.
   }
 
   async check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]> {

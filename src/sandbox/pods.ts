@@ -54,9 +54,11 @@ export class PodNetns {
     return JSON.parse(stdout || '[]') as T;
   }
 
-  /** `count` pings to `address`; resolves with the received count (never throws on loss). */
-  async ping(address: string, count = 2, timeoutS = 2): Promise<number> {
-    const args = [...(address.includes(':') ? ['-6'] : []), '-c', String(count), '-W', String(timeoutS), '-i', '0.2', address];
+  /** `count` pings to `address` (from `source` if given); resolves with the received count (never throws on loss). */
+  async ping(address: string, count = 2, timeoutS = 2, source?: string): Promise<number> {
+    const args = [...(address.includes(':') ? ['-6'] : []), '-c', String(count), '-W', String(timeoutS), '-i', '0.2'];
+    if (source) args.push('-I', source);
+    args.push(address);
     try {
       const { stdout } = await this.exec('ping', args, (count * timeoutS + 5) * 1000);
       return receivedOf(stdout);
