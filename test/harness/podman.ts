@@ -1,0 +1,226 @@
+/**
+ * podman 4.3 (CNI backend) as a real CNI runtime for ovnic: a private containers.conf (never
+ * /etc/containers) whose network_config_dir is a temp dir holding the test's conflists and whose
+ * cni_plugin_dirs start with a private build of the plugin, so podman runs ovnic exactly as it
+ * runs any CNI plugin (VERSION validation, ADD from `podman run`, DEL from the cleanup process).
+ *
+ * Needs what scripts/setup-podman.sh installs (podman, runc, host-local, the image localhost/bb).
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, SYSTEM_CNI_DIR } from '../../src/sandbox/plugin.js';
+
+export const BUSYBOX_IMAGE = 'localhost/bb';
+const PODMAN_TIMEOUT_MS = 120_000;
+
+/** Why the podman test cannot run here, or undefined when it can. */
+export function podmanProblem(): string | undefined {
+  for (const tool of ['podman', 'runc']) {
+    if (spawnSync('sh', ['-c', 'command -v "$0"', tool], { stdio: 'ignore' }).status !== 0) {
+      return `${tool} is not installed: run \`bash scripts/setup-podman.sh\``;
+    }
+  }
+  if (!existsSync(join(SYSTEM_CNI_DIR, 'host-local'))) return `${SYSTEM_CNI_DIR}/host-local is missing: run \`bash scripts/setup-podman.sh\``;
+  if (!existsSync(join(REPO_ROOT, 'build', 'setns.node'))) return 'build/setns.node is missing: run `npm run build`';
+  return undefined;
+}
+
+export interface PodmanResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** A failed podman command, with its output. */
+export class PodmanError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly result: PodmanResult,
+  ) {
+    super(`podman ${args.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+    this.name = 'PodmanError';
+  }
+}
+
+export interface RunOptions {
+  name: string;
+  network: string;
+  /** --ip (podman passes one address as CNI_ARGS IP=). */
+  ip?: string;
+  /** --mac-address (CNI_ARGS MAC=). */
+  mac?: string;
+  capAdd?: readonly string[];
+  /** The command (default: sleep). */
+  command?: readonly string[];
+}
+
+/**
+ * The private build of the CommonJS plugin bundle, laid out like the repository (bin/ovnic,
+ * dist/ovnic.cjs, package.json; build/ and node_modules/ linked) so a concurrent `npm run build`
+ * cannot change the plugin under a running test. `binDir` goes into cni_plugin_dirs.
+ */
+export interface PluginBuild {
+  dir: string;
+  binDir: string;
+  remove(): void;
+}
+
+export async function buildPlugin(): Promise<PluginBuild> {
+  const dir = mkdtempSync(join(tmpdir(), 'ovnic-plugin-'));
+  try {
+    await buildPluginInto(dir);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, binDir: join(dir, 'bin'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function buildPluginInto(dir: string): Promise<void> {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [join(REPO_ROOT, 'src', 'main.ts')],
+    outfile: join(dir, 'dist', 'ovnic.cjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
+    define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+    banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
+    logLevel: 'warning',
+  });
+  copyFileSync(join(REPO_ROOT, 'bin', 'ovnic'), join(dir, 'bin', 'ovnic'));
+  copyFileSync(join(REPO_ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
+  copyFileSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(REPO_ROOT, 'build'), join(dir, 'build'));
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+}
+
+/** One private podman configuration; `close()` removes every container it started and its files. */
+export class PodmanEnv {
+  readonly containersConf: string;
+  readonly netDir: string;
+  private readonly started = new Set<string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly pluginDirs: readonly string[],
+  ) {
+    this.containersConf = join(dir, 'containers.conf');
+    this.netDir = join(dir, 'net.d');
+  }
+
+  /** `pluginDirs` are searched first, then /usr/lib/cni (host-local). */
+  static create(pluginDirs: readonly string[], dir = mkdtempSync(join(tmpdir(), 'ovnic-podman-'))): PodmanEnv {
+    const env = new PodmanEnv(dir, [...pluginDirs, SYSTEM_CNI_DIR]);
+    mkdirSync(env.netDir, { recursive: true });
+    writeFileSync(env.containersConf, env.renderContainersConf());
+    return env;
+  }
+
+  /**
+   * The same workarounds scripts/setup-podman.sh writes: rlimits within the hard limits (podman's
+   * rootful 1048576 default fails with EPERM without CAP_SYS_RESOURCE, and podman clamps nproc
+   * to pid_max) and runc (crun rejects hybrid cgroup layouts).
+   */
+  private renderContainersConf(): string {
+    const limits = hardLimits();
+    const list = (xs: readonly string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+    return [
+      '[containers]',
+      `default_ulimits = ${list([`nofile=${limits.nofile}:${limits.nofile}`, `nproc=${limits.nproc}:${limits.nproc}`])}`,
+      '',
+      '[engine]',
+      'runtime = "runc"',
+      '',
+      '[network]',
+      'network_backend = "cni"',
+      `network_config_dir = ${JSON.stringify(this.netDir)}`,
+      `cni_plugin_dirs = ${list(this.pluginDirs)}`,
+      '',
+    ].join('\n');
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return { ...process.env, CONTAINERS_CONF: this.containersConf };
+  }
+
+  /** Writes `<netDir>/<name>.conflist`; returns its path. */
+  writeConflist(conflist: { name: string } & Record<string, unknown>): string {
+    const path = join(this.netDir, `${conflist.name}.conflist`);
+    writeFileSync(path, `${JSON.stringify(conflist, null, 2)}\n`);
+    return path;
+  }
+
+  /** Runs podman; never throws (see `podmanOk`). */
+  podman(args: readonly string[], timeoutMs = PODMAN_TIMEOUT_MS): Promise<PodmanResult> {
+    const start = performance.now();
+    return new Promise((resolve) => {
+      execFile('podman', [...args], { env: this.env(), timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr, durationMs: performance.now() - start });
+      });
+    });
+  }
+
+  /** Runs podman; a non-zero exit throws PodmanError. */
+  async podmanOk(args: readonly string[], timeoutMs?: number): Promise<PodmanResult> {
+    const r = await this.podman(args, timeoutMs);
+    if (r.code !== 0) throw new PodmanError(args, r);
+    return r;
+  }
+
+  /** `podman run -d` on `network`; resolves with the full container ID. */
+  async runDetached(opts: RunOptions): Promise<{ id: string; durationMs: number }> {
+    const args = ['run', '-d', '--name', opts.name, '--network', opts.network];
+    if (opts.ip) args.push('--ip', opts.ip);
+    if (opts.mac) args.push('--mac-address', opts.mac);
+    for (const cap of opts.capAdd ?? []) args.push('--cap-add', cap);
+    args.push(BUSYBOX_IMAGE, ...(opts.command ?? ['sleep', '3600']));
+    this.started.add(opts.name);
+    const r = await this.podmanOk(args);
+    return { id: r.stdout.trim(), durationMs: r.durationMs };
+  }
+
+  exec(name: string, command: readonly string[]): Promise<PodmanResult> {
+    return this.podman(['exec', name, ...command]);
+  }
+
+  /** `podman rm -f` (stops the container; the CNI DEL runs before it returns). */
+  async remove(name: string): Promise<PodmanResult> {
+    const r = await this.podmanOk(['rm', '-f', '-t', '0', name]);
+    this.started.delete(name);
+    return r;
+  }
+
+  /** Removes the containers still known and the private directory; never throws. */
+  async close(): Promise<void> {
+    for (const name of [...this.started]) {
+      await this.podman(['rm', '-f', '-t', '0', name]);
+      this.started.delete(name);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A random suffix for container and network names. */
+export function uniqueSuffix(): string {
+  return randomBytes(3).toString('hex');
+}
+
+function hardLimits(): { nofile: number; nproc: number } {
+  const read = (flag: string): number | undefined => {
+    const r = spawnSync('bash', ['-c', `ulimit -H${flag}`], { encoding: 'utf8' });
+    const n = Number.parseInt(r.stdout.trim(), 10);
+    return Number.isFinite(n) ? n : undefined;
+  };
+  const pidMax = Number.parseInt(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim(), 10) || 32768;
+  const nproc = Math.min(pidMax, read('u') ?? pidMax);
+  return { nofile: read('n') ?? 1048576, nproc };
+}
