@@ -8,7 +8,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SYSTEM_CNI_DIR } from '../../src/sandbox/plugin.js';
@@ -69,15 +69,28 @@ export interface PluginBuild {
   remove(): void;
 }
 
-export async function buildPlugin(): Promise<PluginBuild> {
+/**
+ * `bundle`: bin/ovnic + the CommonJS bundle (needs node on the host, as `npm run build` lays it out);
+ * `sea`: the single executable from scripts/build-sea.mjs installed as bin/ovnic (no node needed).
+ */
+export type PluginKind = 'bundle' | 'sea';
+
+export async function buildPlugin(kind: PluginKind = 'bundle'): Promise<PluginBuild> {
   const dir = mkdtempSync(join(tmpdir(), 'ovnic-plugin-'));
   try {
-    await buildPluginInto(dir);
+    if (kind === 'bundle') await buildPluginInto(dir);
+    else buildSeaInto(dir);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return { dir, binDir: join(dir, 'bin'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function buildSeaInto(dir: string): void {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-sea.mjs'), '--out', join(dir, 'bin', 'ovnic')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/build-sea.mjs failed: ${r.stderr || r.stdout}`);
 }
 
 async function buildPluginInto(dir: string): Promise<void> {
@@ -95,8 +108,7 @@ async function buildPluginInto(dir: string): Promise<void> {
     banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
     logLevel: 'warning',
   });
-  copyFileSync(join(REPO_ROOT, 'bin', 'ovnic'), join(dir, 'bin', 'ovnic'));
-  copyFileSync(join(REPO_ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
+  for (const file of readdirSync(join(REPO_ROOT, 'bin'))) copyFileSync(join(REPO_ROOT, 'bin', file), join(dir, 'bin', file));
   copyFileSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(REPO_ROOT, 'build'), join(dir, 'build'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));

@@ -3,13 +3,16 @@
  * other over OVN (busybox httpd + wget through br-int and a logical switch); `podman rm -f` runs
  * ovnic's DEL, which must leave no OVS port, no host link and no address allocation behind.
  *
+ * Runs twice: with bin/ovnic + the CommonJS bundle (node on the host), and with the single
+ * executable of scripts/build-sea.mjs (which unpacks its native parts into /var/lib/ovnic/sea).
+ *
  * Opt-in: `bash scripts/setup-podman.sh && npm run build && npm run test:podman`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnStack } from '../../../src/sandbox/stack.js';
-import { PodmanEnv, buildPlugin, podmanProblem, uniqueSuffix, type PluginBuild } from '../../harness/podman.js';
+import { PodmanEnv, buildPlugin, podmanProblem, uniqueSuffix, type PluginBuild, type PluginKind } from '../../harness/podman.js';
 
 const enabled = process.env.OVNIC_TEST_PODMAN === '1';
 const problem = enabled ? podmanProblem() : undefined;
@@ -23,7 +26,7 @@ const MAC_A = '02:42:0a:d5:07:0a';
 /** B gets no --mac-address: ovnic derives 0a:58:<IPv4 bytes> (src/nic/plan.ts generateMac). */
 const MAC_B = '0a:58:0a:d5:07:0b';
 
-describe.skipIf(!enabled)('podman runs containers on an ovnic network (OVN)', () => {
+describe.skipIf(!enabled).each<[PluginKind]>([['bundle'], ['sea']])('podman runs containers on an ovnic network (OVN), plugin: %s', (kind) => {
   const sfx = uniqueSuffix();
   const network = `ovnic-pm-${sfx}`;
   const switchName = `ls-pm-${sfx}`;
@@ -39,7 +42,7 @@ describe.skipIf(!enabled)('podman runs containers on an ovnic network (OVN)', ()
   beforeAll(async () => {
     if (problem) throw new Error(`podman test prerequisites missing: ${problem}`);
     stack = await OvnStack.start({ name: 'pm' });
-    plugin = await buildPlugin();
+    plugin = await buildPlugin(kind);
     podman = PodmanEnv.create([plugin.binDir]);
     // podman passes the container name as K8S_POD_NAME and no namespace: iface-id "<name>.default"
     await stack.nbctl('ls-add', switchName);
@@ -80,7 +83,7 @@ describe.skipIf(!enabled)('podman runs containers on an ovnic network (OVN)', ()
       plugin?.remove();
       await stack?.stop();
     }
-    if (Object.keys(figures).length > 0) process.stdout.write(`podman figures (ms): ${JSON.stringify(figures)}\n`);
+    if (Object.keys(figures).length > 0) process.stdout.write(`podman figures, plugin ${kind} (ms): ${JSON.stringify(figures)}\n`);
   });
 
   it('podman sees the network (VERSION of the ovnic conflist succeeds)', async () => {
