@@ -45,7 +45,7 @@ function parseShortElement(text: string): NetworkSelectionElement {
 export function parseNetworksAnnotation(value: string | undefined): NetworkSelectionElement[] {
   const text = (value ?? '').trim();
   if (text === '') return [];
-  if (text.startsWith('[')) {
+  if (/[[{"]/.test(text)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
