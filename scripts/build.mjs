@@ -2,7 +2,7 @@
 // Build: native addons (native/*.c → build/*.node), TypeScript (src → dist), and the
 // single-file CNI/daemon bundle (dist/ovnic.mjs, and dist/ovnic.cjs that bin/ovnic loads).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +57,11 @@ if (existsSync(join(root, 'src', 'main.ts'))) {
     external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
     define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
     banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
+    // import() of node: builtins becomes require(): bin/ovnic compiles the bundle with
+    // vm.Script, where a dynamic import() fails once the code comes from V8's code cache
+    supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });
+  // V8 code cache of the previous bundle (bin/ovnic)
+  rmSync(join(root, 'dist', '.v8-cache'), { recursive: true, force: true });
 }

@@ -40,6 +40,18 @@ import { addressesWithoutIpam, generateMac, ownPartOf, routesFor } from '../nic/
 
 const STATUS_CONNECT_TIMEOUT_MS = 2000;
 
+/** Milliseconds per phase, for the operation's log line. */
+class Phases {
+  private last = process.hrtime.bigint();
+  readonly ms: Record<string, number> = {};
+
+  mark(name: string): void {
+    const now = process.hrtime.bigint();
+    this.ms[name] = Math.round(Number(now - this.last) / 1e4) / 100;
+    this.last = now;
+  }
+}
+
 async function connectOvs(remote: string, timeoutMs?: number): Promise<OvsPorts> {
   try {
     return await OvsPorts.connect(remote, timeoutMs === undefined ? {} : { timeoutMs });
@@ -77,15 +89,19 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
   const ipam = ctx.ipam();
   const driver = createNicDriver(conf.nicType);
   const undo = new UndoStack(log);
+  const phases = new Phases();
   let ovs: OvsPorts | undefined;
   // IPAM is a child process: start it first and do the local preparation meanwhile.
   const allocation = ipam?.add();
   allocation?.catch(() => undefined);
   try {
     ovs = await connectOvs(conf.ovsdb);
+    phases.mark('connect');
     const nic = nicEnv(ctx, ovs, fault);
     await driver.prepare?.(nic);
+    phases.mark('prepare');
     const allocated = allocation ? await allocation : undefined;
+    phases.mark('ipam');
     const ips = allocated ? allocated.ips : addressesWithoutIpam(ctx.requested.ips);
     fault('ipam');
 
@@ -108,8 +124,10 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
     if (conf.mtu !== undefined) plan.mtu = conf.mtu;
 
     const added = await driver.add(nic, plan, undo);
+    phases.mark('nic');
     if (conf.ovnWait.enabled) await ovs.waitOvnInstalled(added.portName, conf.ovnWait.timeoutMs);
     else await ovs.waitAttached(added.portName, conf.ovnWait.timeoutMs);
+    phases.mark(conf.ovnWait.enabled ? 'ovnBinding' : 'attach');
     fault('ovn-binding');
 
     const own: CniResult = {
@@ -121,7 +139,7 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
     const result = conf.prevResult ? appendResult(conf.prevResult, own) : own;
     fault('result');
     undo.clear();
-    log.info({ port: added.portName, ifaceId: identity.ifaceId, mac, ips: ips.map((ip) => ip.address) }, 'attachment added');
+    log.info({ port: added.portName, ifaceId: identity.ifaceId, mac, ips: ips.map((ip) => ip.address), phasesMs: phases.ms }, 'attachment added');
     return result;
   } catch (err) {
     const failures = await undo.unwind();
@@ -158,12 +176,14 @@ function driversFor(conf: { nicType: NicType }, recorded: readonly PortRecord[])
 async function del(ctx: AttachmentContext): Promise<void> {
   const { conf, env, log } = ctx;
   const failures: CniError[] = [];
+  const phases = new Phases();
   let ovs: OvsPorts | undefined;
   let recorded: PortRecord[] = [];
   try {
     ovs = await connectOvs(conf.ovsdb);
     recorded = await ovs.findByAttachment(env.containerId, env.ifname);
     await ovs.unplug(recorded.flatMap((r) => (r.portUuid ? [r.portUuid] : [])));
+    phases.mark('ovs');
   } catch (err) {
     failures.push(asCniError(err, ctx));
   } finally {
@@ -181,18 +201,20 @@ async function del(ctx: AttachmentContext): Promise<void> {
       driver?.close();
     }
   }
+  phases.mark('nic');
 
   try {
     await ctx.ipam()?.del();
   } catch (err) {
     failures.push(toCniError(err));
   }
+  phases.mark('ipam');
 
   if (failures.length > 0) {
     const [first] = failures as [CniError, ...CniError[]];
     throw new CniError(first.code, first.msg, failures.map((f) => f.message).join('; '));
   }
-  log.info({ ports: recorded.map((r) => r.name) }, 'attachment deleted');
+  log.info({ ports: recorded.map((r) => r.name), phasesMs: phases.ms }, 'attachment deleted');
 }
 
 async function check(ctx: AttachmentContext): Promise<void> {

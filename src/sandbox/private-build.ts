@@ -33,6 +33,7 @@ export async function buildPrivatePlugin(): Promise<PrivateBuild> {
       external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
       define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
       banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
+      supported: { 'dynamic-import': false },
       logLevel: 'warning',
     });
     copyFileSync(join(REPO_ROOT, 'bin', 'ovnic'), join(dir, 'bin', 'ovnic'));
