@@ -77,20 +77,35 @@ export type PluginKind = 'bundle' | 'sea';
 
 export async function buildPlugin(kind: PluginKind = 'bundle'): Promise<PluginBuild> {
   const dir = mkdtempSync(join(tmpdir(), 'ovnic-plugin-'));
+  const created: string[] = [dir];
+  const remove = (): void => created.forEach((path) => rmSync(path, { recursive: true, force: true }));
   try {
-    if (kind === 'bundle') await buildPluginInto(dir);
-    else buildSeaInto(dir);
+    if (kind === 'bundle') {
+      await buildPluginInto(dir);
+    } else {
+      // the executable unpacks into the default directory (DEL runs with podman's minimal
+      // cleanup environment, so no OVNIC_SEA_DIR): remove that copy afterwards unless it was there
+      const runtimeDir = buildSeaInto(dir);
+      if (!existsSync(runtimeDir)) created.push(runtimeDir);
+    }
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     throw err;
   }
-  return { dir, binDir: join(dir, 'bin'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, binDir: join(dir, 'bin'), remove };
 }
 
-function buildSeaInto(dir: string): void {
+/** Default directory the single executable unpacks into (scripts/build-sea.mjs). */
+export const SEA_RUNTIME_BASE = '/var/lib/ovnic/sea';
+
+/** Builds the single executable as <dir>/bin/ovnic; returns the directory it will unpack into. */
+function buildSeaInto(dir: string): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-sea.mjs'), '--out', join(dir, 'bin', 'ovnic')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`scripts/build-sea.mjs failed: ${r.stderr || r.stdout}`);
+  const hash = /runtime ([0-9a-f]{16})/.exec(r.stdout)?.[1];
+  if (!hash) throw new Error(`scripts/build-sea.mjs did not print the runtime hash: ${r.stdout}`);
+  return join(SEA_RUNTIME_BASE, hash);
 }
 
 async function buildPluginInto(dir: string): Promise<void> {
