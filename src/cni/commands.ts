@@ -91,15 +91,18 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
   const undo = new UndoStack(log);
   const phases = new Phases();
   let ovs: OvsPorts | undefined;
-  // IPAM is a child process: start it first and do the local preparation meanwhile.
+  // IPAM is a child process and the OVSDB connection is asynchronous: start both, then let the
+  // driver check its preconditions (and load netlink) while they run.
   const allocation = ipam?.add();
   allocation?.catch(() => undefined);
+  const connecting = connectOvs(conf.ovsdb);
+  connecting.catch(() => undefined);
   try {
-    ovs = await connectOvs(conf.ovsdb);
+    await driver.prepare?.({ conf, identity, netns: env.netns, ifname: env.ifname, log, fault });
+    phases.mark('prepare');
+    ovs = await connecting;
     phases.mark('connect');
     const nic = nicEnv(ctx, ovs, fault);
-    await driver.prepare?.(nic);
-    phases.mark('prepare');
     const allocated = allocation ? await allocation : undefined;
     phases.mark('ipam');
     const ips = allocated ? allocated.ips : addressesWithoutIpam(ctx.requested.ips);
@@ -157,7 +160,8 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
     throw cniErr;
   } finally {
     driver.close();
-    ovs?.close();
+    if (ovs) ovs.close();
+    else void connecting.then((late) => late.close(), () => undefined);
   }
 }
 
@@ -177,37 +181,47 @@ async function del(ctx: AttachmentContext): Promise<void> {
   const { conf, env, log } = ctx;
   const failures: CniError[] = [];
   const phases = new Phases();
-  let ovs: OvsPorts | undefined;
-  let recorded: PortRecord[] = [];
-  try {
-    ovs = await connectOvs(conf.ovsdb);
-    recorded = await ovs.findByAttachment(env.containerId, env.ifname);
-    await ovs.unplug(recorded.flatMap((r) => (r.portUuid ? [r.portUuid] : [])));
-    phases.mark('ovs');
-  } catch (err) {
-    failures.push(asCniError(err, ctx));
-  } finally {
-    ovs?.close();
-  }
+  const nicEnv = { conf, identity: ctx.identity, netns: env.netns, ifname: env.ifname, log };
+  const removeNics = async (recorded: readonly PortRecord[]): Promise<void> => {
+    for (const [type, records] of driversFor(conf, recorded)) {
+      let driver: NicDriver | undefined;
+      try {
+        driver = createNicDriver(type);
+        await driver.del(nicEnv, records);
+      } catch (err) {
+        failures.push(asCniError(err, ctx));
+      } finally {
+        driver?.close();
+      }
+    }
+  };
 
-  for (const [type, records] of driversFor(conf, recorded)) {
-    let driver: NicDriver | undefined;
+  // Three independent parts run at once: the IPAM release (a child process), the OVS lookup and
+  // unplug, and the removal of the links by their deterministic names.
+  const ipamDel = (async () => ctx.ipam()?.del())().catch((err: unknown) => {
+    failures.push(toCniError(err));
+  });
+  const unplugged = (async (): Promise<PortRecord[]> => {
+    let ovs: OvsPorts | undefined;
     try {
-      driver = createNicDriver(type);
-      await driver.del({ conf, identity: ctx.identity, netns: env.netns, ifname: env.ifname, log }, records);
+      ovs = await connectOvs(conf.ovsdb);
+      const recorded = await ovs.findByAttachment(env.containerId, env.ifname);
+      await ovs.unplug(recorded.flatMap((r) => (r.portUuid ? [r.portUuid] : [])));
+      return recorded;
     } catch (err) {
       failures.push(asCniError(err, ctx));
+      return [];
     } finally {
-      driver?.close();
+      ovs?.close();
     }
-  }
+  })();
+  await removeNics([]);
   phases.mark('nic');
-
-  try {
-    await ctx.ipam()?.del();
-  } catch (err) {
-    failures.push(toCniError(err));
-  }
+  const recorded = await unplugged;
+  phases.mark('ovs');
+  // links recorded under another name than the deterministic one (normally none)
+  if (recorded.length > 0) await removeNics(recorded);
+  await ipamDel;
   phases.mark('ipam');
 
   if (failures.length > 0) {

@@ -21,7 +21,7 @@ export function isNicTypeAvailable(type: string): type is NicType {
   return type in DRIVERS;
 }
 
-export type { NicDriver, NicEnv, NicDelEnv, NicGcEnv, NicPlan, NicAdded, NicExpectation } from './types.js';
+export type { NicDriver, NicEnv, NicPrepareEnv, NicDelEnv, NicGcEnv, NicPlan, NicAdded, NicExpectation } from './types.js';
 export { OvsPorts, BridgeMissingError, PortNameTakenError, OvnBindingTimeoutError, type PortSpec, type PlugOutcome, type PortRecord } from './ovs-port.js';
 export { UndoStack } from './undo.js';
 export { ADD_STEPS, faultHookFromEnv, noFaults, type AddStep, type FaultHook } from './faults.js';

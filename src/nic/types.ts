@@ -6,9 +6,9 @@
  * ADD:   driver.add() creates the NIC, plugs it with env.ovs.plug(), registers an undo step for
  *        everything it creates (on `undo`), and calls env.fault() after each ADD step it owns
  *        ('link', 'container-config', 'ovs-port').
- * DEL:   the caller unplugs every OVS port recorded for the attachment first, then calls
- *        driver.del() with those records (possibly none: failed ADD, port already gone, OVSDB
- *        unreachable); del() removes the rest by deterministic names and must be idempotent.
+ * DEL:   driver.del() runs first with no records (remove by deterministic names, while OVSDB
+ *        is being queried), then again with the records the caller found and unplugged, if any
+ *        name differs; del() must be idempotent and must not need OVSDB.
  * CHECK: driver.check() returns what differs (empty: all good); the caller checks the OVS
  *        port's ownership, iface-id and the OVN binding.
  * GC:    the caller unplugs the stale port, then driver.gc() removes what hangs off it.
@@ -66,6 +66,9 @@ export interface NicExpectation {
   routes: CniRoute[];
 }
 
+/** prepare() runs while OVSDB is still being connected. */
+export type NicPrepareEnv = Omit<NicEnv, 'ovs'>;
+
 /** DEL works without OVSDB (unreachable) and without fault hooks. */
 export type NicDelEnv = Omit<NicEnv, 'ovs' | 'fault'>;
 
@@ -86,9 +89,9 @@ export interface NicDriver {
    * Optional: check preconditions (e.g. CNI_IFNAME not taken) and load what add() needs. Runs
    * while the IPAM plugin allocates, so it must not change anything.
    */
-  prepare?(env: NicEnv): Promise<void>;
+  prepare?(env: NicPrepareEnv): Promise<void>;
   add(env: NicEnv, plan: NicPlan, undo: UndoStack): Promise<NicAdded>;
-  /** `recorded`: the OVS records of this attachment, already unplugged (empty when none or OVSDB is unreachable). */
+  /** `recorded`: OVS records of this attachment, already unplugged; empty on the first call, or when there are none or OVSDB is unreachable. */
   del(env: NicDelEnv, recorded: readonly PortRecord[]): Promise<void>;
   /** Problems found, each naming what differs; [] when the NIC is as expected. */
   check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]>;

@@ -12,7 +12,7 @@ import type { CniInterface, CniIpConfig, CniRoute } from '../cni/result.js';
 import { Netns, Rtnl, isNetlinkError, parseCidr as canonicalCidr, parseIp, type LinkInfo, type RouteSpec } from '../netlink/index.js';
 import { conflict, invalidNetns } from './errors.js';
 import type { PortRecord } from './ovs-port.js';
-import type { NicAdded, NicDelEnv, NicDriver, NicEnv, NicExpectation, NicGcEnv, NicPlan } from './types.js';
+import type { NicAdded, NicDelEnv, NicDriver, NicEnv, NicExpectation, NicGcEnv, NicPlan, NicPrepareEnv } from './types.js';
 import type { UndoStack } from './undo.js';
 
 const LOOPBACK_INDEX = 1;
@@ -29,7 +29,7 @@ export class VethDriver implements NicDriver {
   private readonly toClose: Array<{ close(): void }> = [];
 
   /** Opens both namespaces and checks that neither name is taken; changes nothing. */
-  async prepare(env: NicEnv): Promise<void> {
+  async prepare(env: NicPrepareEnv): Promise<void> {
     const { host, pod } = this.open(env);
     const hostName = hostLinkName(env.identity.containerId, env.ifname);
     const [inPod, onHost] = await Promise.all([pod.getLink(env.ifname), host.getLink(hostName)]);
@@ -151,7 +151,7 @@ export class VethDriver implements NicDriver {
     this.opened = undefined;
   }
 
-  private open(env: NicEnv): Opened {
+  private open(env: NicPrepareEnv): Opened {
     if (this.opened) return this.opened;
     const host = Rtnl.open(env.conf.ovsNetns);
     this.toClose.push(host);
