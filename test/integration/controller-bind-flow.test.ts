@@ -293,7 +293,7 @@ describe('VmBinder through the real client against the API server double', () =>
     await expect(binder.bind(target)).resolves.toEqual({ state: 'Bound', pod: 'virt-launcher-test-abcde' });
     expect(podAnnotations('virt-launcher-test-target')).toMatchObject(REPORT_ANNOTATIONS);
     const moved = api.get('virtualmachineinstances', NS, 'test') as KubeObject;
-    api.seed({ ...moved, status: { ...moved.status, nodeName: 'node2' } });
+    api.seed({ ...moved, status: { ...(moved.status as Record<string, unknown>), nodeName: 'node2' } });
     await expect(binder.bind(target)).resolves.toEqual({ state: 'Bound', pod: 'virt-launcher-test-target' });
   });
 
