@@ -25,6 +25,7 @@ const median = (xs: readonly number[]): number => {
 };
 const p90 = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))] as number;
 const round = (x: number): number => Math.round(x * 10) / 10;
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
 
 function hostLocal(dataDir: string, v4: string, v6: string): Record<string, unknown> {
   return {
@@ -155,9 +156,10 @@ async function main(): Promise<void> {
       ovnic_add_wait_v110_ms: m('ovnic-wait-v1.1.0', 'add'),
       go_bridge_add_ms: bridgeAdd,
       go_bridge_del_ms: bridgeDel,
-      ratio_add_wait_vs_bridge: round((m('ovnic-wait', 'add') / bridgeAdd) * 100) / 100,
-      ratio_add_nowait_vs_bridge: round((m('ovnic-nowait', 'add') / bridgeAdd) * 100) / 100,
-      ratio_del_vs_bridge: round((m('ovnic-wait', 'del') / bridgeDel) * 100) / 100,
+      ratio_add_wait_vs_bridge: ratio(m('ovnic-wait', 'add'), bridgeAdd),
+      ratio_add_nowait_vs_bridge: ratio(m('ovnic-nowait', 'add'), bridgeAdd),
+      ratio_add_nowait_minus_floor_vs_bridge: ratio(m('ovnic-nowait', 'add') - round(median(floor)), bridgeAdd),
+      ratio_del_vs_bridge: ratio(m('ovnic-wait', 'del'), bridgeDel),
       target_add_le_bridge: m('ovnic-nowait', 'add') <= bridgeAdd,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
