@@ -6,8 +6,8 @@
  *   one gets 409 and stays a follower;
  * - the leader renews every retryPeriod; when no renewal succeeds within renewDeadline (or another holder
  *   shows up in the Lease) it stops leading;
- * - on stop() the leader releases the Lease (empty holder), so a follower takes over at its next retry
- *   instead of waiting for expiry.
+ * - on stop() (or when its leader work fails) the leader releases the Lease (empty holder), so a follower
+ *   takes over at its next retry instead of waiting for expiry.
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
@@ -69,6 +69,7 @@ export class LeaderElector {
   private observedKey = '';
   private observedAt = 0;
   private lostReason: string | undefined;
+  private gaveUp = false;
 
   constructor(kc: KubeConfig, private readonly opts: LeaderElectorOptions, private readonly log: Logger) {
     this.api = kc.makeApiClient(CoordinationV1Api);
@@ -125,6 +126,7 @@ export class LeaderElector {
 
     this.leading = true;
     this.lostReason = undefined;
+    this.gaveUp = false;
     this.leaderGauge?.set(this.labels, 1);
     this.transitions?.inc(this.labels);
     this.log.info({ lease, identity: this.opts.identity }, 'became leader');
@@ -133,13 +135,16 @@ export class LeaderElector {
       .catch((err: unknown) => {
         this.log.error({ err, lease }, 'leader work failed; giving up leadership');
         this.lostReason = 'onStartedLeading failed';
+        this.gaveUp = true;
         this.wake();
       });
 
     try {
       await this.renewLoop();
     } finally {
-      const released = this.stopping && this.releaseOnStop ? await this.release() : false;
+      // Giving up on purpose (stop, failed leader work) hands over at once; a lost Lease is not ours to release.
+      const voluntary = this.stopping || this.gaveUp;
+      const released = voluntary && this.releaseOnStop ? await this.release() : false;
       this.leading = false;
       this.leaderGauge?.set(this.labels, 0);
       this.log.info({ lease, identity: this.opts.identity, reason: this.stopping ? 'stopped' : this.lostReason, released }, 'stopped leading');
