@@ -139,6 +139,7 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
       routes,
       dns: conf.dns && !isDnsEmpty(conf.dns) ? conf.dns : (allocated?.dns ?? {}),
     };
+    if (added.resultExtensions) own.extensions = added.resultExtensions;
     const result = conf.prevResult ? appendResult(conf.prevResult, own) : own;
     fault('result');
     undo.clear();
@@ -277,6 +278,7 @@ async function gc(ctx: NetworkContext): Promise<void> {
   const valid = new Set((conf.validAttachments ?? []).map((a) => attachmentKey(a.containerID, a.ifname)));
   const failures: string[] = [];
   let removed = 0;
+  let orphans = 0;
   let stale: PortRecord[] = [];
   const ovs = await connectOvs(conf.ovsdb);
   try {
@@ -308,6 +310,15 @@ async function gc(ctx: NetworkContext): Promise<void> {
         driver?.close();
       }
     }
+    // what the NIC type keeps outside OVS for attachments whose port is gone already
+    const orphanDriver = createNicDriver(conf.nicType);
+    try {
+      orphans = (await orphanDriver.gcOrphans?.({ conf, ovs, log }, (containerId, ifname) => valid.has(attachmentKey(containerId, ifname)))) ?? 0;
+    } catch (err) {
+      failures.push(`${conf.nicType} leftovers: ${(err as Error).message}`);
+    } finally {
+      orphanDriver.close();
+    }
   } catch (err) {
     throw asCniError(err, ctx);
   } finally {
@@ -318,7 +329,7 @@ async function gc(ctx: NetworkContext): Promise<void> {
   } catch (err) {
     failures.push(`IPAM GC: ${(err as Error).message}`);
   }
-  log.info({ stale: stale.length, removed, failures: failures.length }, 'GC done');
+  log.info({ stale: stale.length, removed, orphans, failures: failures.length }, 'GC done');
   if (failures.length > 0) {
     throw new CniError(OvnicErrorCode.GcIncomplete, `GC removed ${removed} of ${stale.length} stale attachments, ${failures.length} failures`, failures.join('; '));
   }

@@ -54,6 +54,8 @@ export interface CniResult {
   ips: CniIpConfig[];
   routes: CniRoute[];
   dns: CniDns;
+  /** Namespaced top-level keys of this plugin (e.g. "ovnic.dev/tap"), written after the standard ones; not parsed back. */
+  extensions?: Record<string, unknown>;
 }
 
 export function emptyResult(): CniResult {
@@ -280,6 +282,7 @@ export function formatResult(result: CniResult, version: CniVersion | string): R
     });
   }
   if (!isDnsEmpty(result.dns)) out.dns = { ...result.dns };
+  for (const [key, value] of Object.entries(result.extensions ?? {})) if (!(key in out)) out[key] = value;
   return out;
 }
 
@@ -298,5 +301,6 @@ export function appendResult(prev: CniResult, own: CniResult): CniResult {
     ],
     routes: [...prev.routes, ...own.routes],
     dns: { ...prev.dns, ...own.dns },
+    ...(prev.extensions || own.extensions ? { extensions: { ...prev.extensions, ...own.extensions } } : {}),
   };
 }

@@ -62,6 +62,8 @@ export interface MacvlanSpec {
 
 export interface LinkChanges {
   up?: boolean;
+  /** IFF_ALLMULTI: receive every multicast frame (a macvtap otherwise filters by its own groups). */
+  allmulti?: boolean;
   mac?: string;
   mtu?: number;
   name?: string;
@@ -241,7 +243,7 @@ export async function setLink(sock: RtNetlinkSocket, index: number, changes: Lin
     sock.setLink(
       {
         index,
-        ...(changes.up === undefined ? {} : { flags: changes.up ? { up: true } : {}, change: { up: true } }),
+        ...linkFlags(changes),
       },
       {
         ...(address ? { address } : {}),
@@ -251,6 +253,17 @@ export async function setLink(sock: RtNetlinkSocket, index: number, changes: Lin
       WAIT,
     ),
   );
+}
+
+function linkFlags(changes: LinkChanges): { flags?: { up?: true; allmulti?: true }; change?: { up?: true; allmulti?: true } } {
+  const flags: { up?: true; allmulti?: true } = {};
+  const change: { up?: true; allmulti?: true } = {};
+  for (const flag of ['up', 'allmulti'] as const) {
+    if (changes[flag] === undefined) continue;
+    change[flag] = true;
+    if (changes[flag]) flags[flag] = true;
+  }
+  return Object.keys(change).length > 0 ? { flags, change } : {};
 }
 
 /** Deletes a link by ifindex or name. Returns false when it did not exist. */

@@ -6,9 +6,13 @@ import { CniError, CniErrorCode } from '../cni/errors.js';
 import type { NicType } from '../cni/config.js';
 import type { NicDriver } from './types.js';
 import { VethDriver } from './veth.js';
+import { InternalMacvtapDriver } from './internal-macvtap.js';
+import { DpdkVhostUserDriver } from './dpdk-vhostuser.js';
 
 const DRIVERS: Partial<Record<NicType, () => NicDriver>> = {
   veth: () => new VethDriver(),
+  'internal-macvtap': () => new InternalMacvtapDriver(),
+  'dpdk-vhostuser': () => new DpdkVhostUserDriver(),
 };
 
 export function createNicDriver(type: NicType): NicDriver {

@@ -55,6 +55,8 @@ export interface NicAdded {
   ipInterface: number;
   /** The OVS port/interface name ADD waits on for the OVN binding. */
   portName: string;
+  /** Top-level keys added to the ADD result (namespaced, e.g. "ovnic.dev/tap"); runtimes ignore unknown keys. */
+  resultExtensions?: Record<string, unknown>;
 }
 
 /** What CHECK expects, from prevResult and the configuration. */
@@ -97,5 +99,11 @@ export interface NicDriver {
   check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]>;
   /** `stale`: an OVS record of this network not in the valid attachments, already unplugged. */
   gc(env: NicGcEnv, stale: PortRecord): Promise<void>;
+  /**
+   * Optional, GC after the stale ports: removes what this NIC type keeps outside OVS (socket
+   * directories, device nodes) for attachments of the network that are not valid, including
+   * those whose OVS port is already gone. Returns how many were removed.
+   */
+  gcOrphans?(env: NicGcEnv, isValid: (containerId: string, ifname: string) => boolean): Promise<number>;
   close(): void;
 }
