@@ -7,7 +7,7 @@
  * NicPorts of one subnet bound to one VM), the keys go to `<provider>.<podIfName>.kubernetes.io/<key>`, the
  * per-interface form Kube-OVN's daemon prefers when present.
  */
-import { PROVIDER_ANNOTATION_KEYS, providerAnnotationKey, type ProviderAnnotationKey } from './bind-names.js';
+import { PORT_NAME_KEY, PROVIDER_ANNOTATION_KEYS, providerAnnotationKey, type ProviderAnnotationKey } from './bind-names.js';
 
 export const DEFAULT_LOGICAL_ROUTER = 'ovn-cluster';
 export const DEFAULT_POD_NIC_TYPE = 'veth-pair';
@@ -21,12 +21,16 @@ export interface ProviderAnnotationInput {
   logicalSwitch: string;
   logicalRouter?: string;
   podNicType?: string;
+  /** Adds `port_name` when set. */
+  lspName?: string;
 }
 
+export type ProviderAnnotationValues = Partial<Record<ProviderAnnotationKey, string>>;
+
 /** The values, keyed by the bare key (`ip_address`, …), in Kube-OVN's form ("v4,v6" for dual stack). */
-export function providerAnnotationValues(input: ProviderAnnotationInput): Record<ProviderAnnotationKey, string> {
+export function providerAnnotationValues(input: ProviderAnnotationInput): ProviderAnnotationValues {
   const ips = [input.ipv4, input.ipv6].filter((ip): ip is string => ip !== undefined && ip !== '');
-  return {
+  const values: ProviderAnnotationValues = {
     allocated: 'true',
     cidr: input.cidr,
     gateway: input.gateway,
@@ -37,6 +41,8 @@ export function providerAnnotationValues(input: ProviderAnnotationInput): Record
     pod_nic_type: input.podNicType ?? DEFAULT_POD_NIC_TYPE,
     routed: 'true',
   };
+  if (input.lspName !== undefined && input.lspName !== '') values[PORT_NAME_KEY] = input.lspName;
+  return values;
 }
 
 function sameMac(a: string | undefined, b: string): boolean {
@@ -67,11 +73,11 @@ export function findAnnotationScope(annotations: Readonly<Record<string, string>
 }
 
 /** Merge-patch entries turning `annotations` into having `values` under `scope`; {} when already so. */
-export function annotationPatch(annotations: Readonly<Record<string, string>>, scope: string, values: Record<ProviderAnnotationKey, string>): Record<string, string> {
+export function annotationPatch(annotations: Readonly<Record<string, string>>, scope: string, values: ProviderAnnotationValues): Record<string, string> {
   const patch: Record<string, string> = {};
-  for (const key of PROVIDER_ANNOTATION_KEYS) {
+  for (const [key, value] of Object.entries(values) as Array<[ProviderAnnotationKey, string]>) {
     const full = providerAnnotationKey(scope, key);
-    if (annotations[full] !== values[key]) patch[full] = values[key];
+    if (annotations[full] !== value) patch[full] = value;
   }
   return patch;
 }
@@ -79,7 +85,7 @@ export function annotationPatch(annotations: Readonly<Record<string, string>>, s
 /** Merge-patch entries (null = delete) removing every provider key present under `scope`. */
 export function annotationRemoval(annotations: Readonly<Record<string, string>>, scope: string): Record<string, null> {
   const patch: Record<string, null> = {};
-  for (const key of PROVIDER_ANNOTATION_KEYS) {
+  for (const key of [...PROVIDER_ANNOTATION_KEYS, PORT_NAME_KEY] as ProviderAnnotationKey[]) {
     const full = providerAnnotationKey(scope, key);
     if (full in annotations) patch[full] = null;
   }

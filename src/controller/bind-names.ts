@@ -85,7 +85,14 @@ export const PROVIDER_ANNOTATION_KEYS = [
   'allocated', 'cidr', 'gateway', 'ip_address', 'logical_router', 'logical_switch', 'mac_address', 'pod_nic_type', 'routed',
 ] as const;
 
-export type ProviderAnnotationKey = (typeof PROVIDER_ANNOTATION_KEYS)[number];
+/**
+ * The logical switch port of the NicPort, for ovnic's node daemon (it sets the OVS iface-id from it; the pod
+ * and VM names do not lead to the NicPort). Named like Kube-OVN's node annotation `ovn.kubernetes.io/port_name`;
+ * Kube-OVN ignores it on pods.
+ */
+export const PORT_NAME_KEY = 'port_name';
+
+export type ProviderAnnotationKey = (typeof PROVIDER_ANNOTATION_KEYS)[number] | typeof PORT_NAME_KEY;
 
 /** `<provider>.kubernetes.io/<key>`, Kube-OVN's template. */
 export function providerAnnotationKey(provider: string, key: ProviderAnnotationKey): string {

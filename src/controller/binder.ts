@@ -66,6 +66,10 @@ export interface VmBinderOptions {
    * networks annotation from the VMI as {name, namespace, mac, interface} and would strip them again.
    */
   attachmentIps?: boolean;
+  /** Write `<provider>.kubernetes.io/port_name` = the LSP name (read by ovnic's node daemon). Default true. */
+  portNameAnnotation?: boolean;
+  /** Emit Bound/Unbound Events (when a call changed something). Default true; the step Events are always emitted. */
+  outcomeEvents?: boolean;
 }
 
 /** Reasons in outcomes and Events. */
@@ -166,6 +170,8 @@ export class VmBinder {
   private readonly cluster: BindCluster;
   private readonly attempts: number;
   private readonly attachmentIps: boolean;
+  private readonly portNameAnnotation: boolean;
+  private readonly outcomeEvents: boolean;
   /** Last Waiting/Failed outcome reported per NicPort, so a stuck bind does not repeat its Event on every retry. */
   private readonly lastReported = new Map<string, string>();
 
@@ -173,6 +179,8 @@ export class VmBinder {
     this.cluster = new BindCluster(kc);
     this.attempts = Math.max(1, options.conflictAttempts ?? 5);
     this.attachmentIps = options.attachmentIps ?? false;
+    this.portNameAnnotation = options.portNameAnnotation ?? true;
+    this.outcomeEvents = options.outcomeEvents ?? true;
   }
 
   async bind(t: BindTarget): Promise<BindOutcome> {
@@ -282,7 +290,7 @@ export class VmBinder {
 
     const choice = chooseAnnotationScope(annotations, t.provider, names.podIface, t.mac, names.nad.ifName !== undefined);
     if ('conflict' in choice) throw failed(BindReason.ProviderInUse, `pod ${t.namespace}/${podName}: ${choice.conflict}`);
-    const patch: Record<string, string | null> = annotationPatch(annotations, choice.scope, providerAnnotationValues(t));
+    const patch: Record<string, string | null> = annotationPatch(annotations, choice.scope, providerAnnotationValues(this.portNameAnnotation ? t : { ...t, lspName: undefined }));
     if (networks.changed) patch[NETWORKS_ANNOTATION] = formatNetworksAnnotation(networks.elements);
     if (Object.keys(patch).length === 0) return undefined;
     await this.writePod(t, pod, patch);
@@ -415,7 +423,7 @@ export class VmBinder {
     const key = `${t.namespace}/${t.nicPort}`;
     if (outcome.state === 'Bound' || outcome.state === 'Unbound') {
       this.lastReported.delete(key);
-      if (!progress.wrote) return;
+      if (!progress.wrote || !this.outcomeEvents) return;
       const message = outcome.state === 'Bound'
         ? `bound to VirtualMachine ${t.namespace}/${t.vmi} (pod ${outcome.pod})`
         : `unbound from VirtualMachine ${t.namespace}/${t.vmi}`;

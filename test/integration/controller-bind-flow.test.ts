@@ -44,6 +44,7 @@ const REPORT_ANNOTATIONS = {
   [`${P}.kubernetes.io/pod_nic_type`]: 'veth-pair',
   [`${P}.kubernetes.io/routed`]: 'true',
 };
+const PORT_NAME = { [`${P}.kubernetes.io/port_name`]: `nicport1.${NS}.${P}` };
 
 function nad(provider = P): KubeObject {
   return {
@@ -117,7 +118,7 @@ describe('VmBinder through the real client against the API server double', () =>
 
     const ann = podAnnotations();
     const { 'k8s.v1.cni.cncf.io/networks': networks, ...rest } = ann;
-    expect(rest).toEqual({ 'kubevirt.io/domain': 'test', ...REPORT_ANNOTATIONS });
+    expect(rest).toEqual({ 'kubevirt.io/domain': 'test', ...REPORT_ANNOTATIONS, ...PORT_NAME });
     expect(JSON.parse(networks as string)).toEqual([
       JSON.parse(EXISTING_NETWORKS)[0],
       { name: 'attachnet1', namespace: 'mec-nets', mac: MAC, interface: POD_IF },
@@ -133,6 +134,16 @@ describe('VmBinder through the real client against the API server double', () =>
     const evs = events();
     expect(evs.map((e) => e.reason)).toEqual(['AttachmentAdded', 'VMPatched', 'Bound']);
     expect(evs[0]?.involvedObject).toEqual({ apiVersion: 'kubevirt.chinaunicom.com/v1', kind: 'NicPort', name: 'nicport1', namespace: NS, uid: target.nicPortUid });
+  });
+
+  it('writes only the report\'s nine keys without port_name, and no Bound Event, when so configured', async () => {
+    const plain = new VmBinder(api.kubeConfig(), new EventRecorder(api.kubeConfig(), 'ovnic-controller'), silentLogger, { portNameAnnotation: false, outcomeEvents: false });
+    await expect(plain.bind(target)).resolves.toMatchObject({ state: 'Bound' });
+    const { 'k8s.v1.cni.cncf.io/networks': _networks, ...rest } = podAnnotations();
+    expect(rest).toEqual({ 'kubevirt.io/domain': 'test', ...REPORT_ANNOTATIONS });
+    expect(events().map((e) => e.reason)).toEqual(['AttachmentAdded', 'VMPatched']);
+    await plain.unbind(target);
+    expect(podAnnotations()).toEqual({ 'kubevirt.io/domain': 'test', 'k8s.v1.cni.cncf.io/networks': EXISTING_NETWORKS });
   });
 
   it('binding again writes nothing', async () => {

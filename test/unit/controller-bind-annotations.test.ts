@@ -14,6 +14,7 @@ describe('provider annotations', () => {
       logical_router: 'ovn-cluster', logical_switch: 'subnet1', mac_address: MAC, pod_nic_type: 'veth-pair', routed: 'true',
     });
     expect(providerAnnotationValues({ ...input, ipv4: undefined, logicalRouter: 'vpc1' })).toMatchObject({ ip_address: 'fd00::5', logical_router: 'vpc1' });
+    expect(providerAnnotationValues({ ...input, lspName: 'nicport1.vms.attachnet1.mec-nets.ovn' }).port_name).toBe('nicport1.vms.attachnet1.mec-nets.ovn');
   });
 
   it('patches only what differs', () => {
@@ -38,9 +39,9 @@ describe('provider annotations', () => {
   });
 
   it('finds our scope by MAC and removes only present keys', () => {
-    const ann = { [`${P}.podabc.kubernetes.io/mac_address`]: MAC, [`${P}.podabc.kubernetes.io/ip_address`]: '10.0.0.5', [`${P}.kubernetes.io/mac_address`]: '02:00:00:00:00:02' };
+    const ann = { [`${P}.podabc.kubernetes.io/mac_address`]: MAC, [`${P}.podabc.kubernetes.io/ip_address`]: '10.0.0.5', [`${P}.podabc.kubernetes.io/port_name`]: 'np', [`${P}.kubernetes.io/mac_address`]: '02:00:00:00:00:02' };
     expect(findAnnotationScope(ann, P, 'podabc', MAC)).toBe(`${P}.podabc`);
     expect(findAnnotationScope(ann, P, 'podabc', '02:00:00:00:00:09')).toBeUndefined();
-    expect(annotationRemoval(ann, `${P}.podabc`)).toEqual({ [`${P}.podabc.kubernetes.io/ip_address`]: null, [`${P}.podabc.kubernetes.io/mac_address`]: null });
+    expect(annotationRemoval(ann, `${P}.podabc`)).toEqual({ [`${P}.podabc.kubernetes.io/ip_address`]: null, [`${P}.podabc.kubernetes.io/mac_address`]: null, [`${P}.podabc.kubernetes.io/port_name`]: null });
   });
 });
