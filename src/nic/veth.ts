@@ -63,12 +63,13 @@ export class VethDriver implements NicDriver {
     if (podIndex === undefined) throw new Error(`veth "${hostName}" was created without a peer index`);
     env.fault('link');
 
-    await pod.setUp(LOOPBACK_INDEX);
-    await pod.setUp(podIndex);
-    for (const ip of plan.ips) {
-      await pod.addAddress(podIndex, ip.address, ipFamily(ip.address.split('/')[0] as string) === 6 ? { nodad: true } : {});
-    }
-    for (const route of plan.routes) await pod.addRoute(routeSpec(route, plan.ips, podIndex));
+    // one socket, requests pipelined: the kernel handles them in order
+    await Promise.all([
+      pod.setUp(LOOPBACK_INDEX),
+      pod.setUp(podIndex),
+      ...plan.ips.map((ip) => pod.addAddress(podIndex, ip.address, ipFamily(ip.address.split('/')[0] as string) === 6 ? { nodad: true } : {})),
+    ]);
+    await Promise.all(plan.routes.map((route) => pod.addRoute(routeSpec(route, plan.ips, podIndex))));
     env.fault('container-config');
 
     const plugged = await env.ovs.plug({
