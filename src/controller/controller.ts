@@ -519,7 +519,10 @@ export class NicPortController {
     const moved = [...(old?.ports ?? []).filter((p) => !after.has(p)), ...(now?.ports ?? []).filter((p) => !before.has(p))];
     for (const uuid of moved) {
       const lsp = state.portByUuid(uuid);
-      if (lsp && !isOvnicPort(lsp)) this.updatePortClaim(lsp, lsp);
+      if (!lsp) continue;
+      if (!isOvnicPort(lsp)) this.updatePortClaim(lsp, lsp);
+      const owner = ownerOfPort(lsp) ?? this.keyByPortName.get(lsp.name);
+      if (owner !== undefined) this.queue.add(owner);
     }
   }
 
