@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 DEBS=(openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common
       iproute2 ethtool iputils-ping tcpdump netcat-openbsd containernetworking-plugins
       kmod procps python3 gcc make)
+# kubectl for the deploy/ dry-run tests; Debian's would clash with a kubectl already installed
+command -v kubectl >/dev/null || DEBS+=(kubernetes-client)
 
 missing=()
 for p in "${DEBS[@]}"; do
