@@ -399,6 +399,7 @@ export class Reconciler {
     return {
       namespace: np.metadata?.namespace ?? '',
       nicPort: np.metadata?.name ?? '',
+      ...(np.metadata?.uid ? { nicPortUid: np.metadata.uid } : {}),
       vmi,
       provider: subnet.provider,
       subnet: subnet.name,
@@ -421,6 +422,7 @@ export class Reconciler {
     return {
       namespace: np.metadata?.namespace ?? '',
       nicPort: np.metadata?.name ?? '',
+      ...(np.metadata?.uid ? { nicPortUid: np.metadata.uid } : {}),
       vmi,
       provider: st.provider ?? sub?.provider ?? 'ovn',
       subnet: st.subnet,
