@@ -74,9 +74,18 @@ export class BindCluster {
     return orUndefinedOn404(this.custom.getNamespacedCustomObject({ ...NAD, namespace, name }) as Promise<KubeObject>);
   }
 
-  async listLauncherPods(namespace: string): Promise<V1Pod[]> {
-    const list = await this.core.listNamespacedPod({ namespace, labelSelector: `${LAUNCHER_LABEL}=${LAUNCHER_VALUE}` });
-    return list.items;
+  /**
+   * The virt-launcher pods of a VMI: selected by `kubevirt.io/created-by=<uid>` (set by KubeVirt on every
+   * launcher pod), else by `vm.kubevirt.io/name=<name>`.
+   */
+  async listLauncherPods(namespace: string, vmiUid: string | undefined, vmiName: string): Promise<V1Pod[]> {
+    const base = `${LAUNCHER_LABEL}=${LAUNCHER_VALUE}`;
+    if (vmiUid !== undefined && vmiUid !== '') {
+      const byUid = await this.core.listNamespacedPod({ namespace, labelSelector: `${base},${CREATED_BY_LABEL}=${vmiUid}` });
+      if (byUid.items.length > 0) return byUid.items;
+    }
+    const byName = await this.core.listNamespacedPod({ namespace, labelSelector: `${base},${VM_NAME_LABEL}=${vmiName}` });
+    return byName.items;
   }
 
   getPod(namespace: string, name: string): Promise<V1Pod | undefined> {

@@ -236,13 +236,13 @@ export class VmBinder {
     if (vmi === undefined || phase === 'Succeeded' || phase === 'Failed') {
       throw waiting(BindReason.VMNotRunning, `VirtualMachine ${t.namespace}/${t.vmi} is not running (${vmi === undefined ? 'no VirtualMachineInstance' : `VMI phase ${String(phase)}`})`);
     }
-    const pods = launcherPods(await this.cluster.listLauncherPods(t.namespace), vmi);
+    const pods = launcherPods(await this.cluster.listLauncherPods(t.namespace, vmi.metadata.uid, vmi.metadata.name), vmi);
     if (pods.active === undefined) throw waiting(BindReason.LauncherPodNotFound, `no running virt-launcher pod for VirtualMachineInstance ${t.namespace}/${t.vmi}`);
     await this.checkNad(t, names.nad);
 
     const edits: PodEdit[] = [];
     for (const pod of pods.live) {
-      const edit = await this.guarded(() => this.attachPod(t, names, pod.metadata?.name ?? ''));
+      const edit = await this.guarded((attempt) => this.attachPod(t, names, pod, attempt > 1));
       if (edit !== undefined) edits.push(edit);
     }
     progress.wrote ||= edits.length > 0;
@@ -252,7 +252,7 @@ export class VmBinder {
     }
 
     try {
-      const patched = await this.guarded(() => this.patchVmTemplate(t, (nics) => attachNic(nics, { name: names.vmIface, mac: t.mac, networkName: nadNetworkName(names.nad) })));
+      const patched = await this.guarded((attempt) => this.patchVmTemplate(t, attempt > 1 ? undefined : vm, (nics) => attachNic(nics, { name: names.vmIface, mac: t.mac, networkName: nadNetworkName(names.nad) })));
       if (patched) {
         progress.wrote = true;
         await this.event(t, 'Normal', BindReason.VMPatched, `VirtualMachine ${t.namespace}/${t.vmi}: interface ${names.vmIface} (bridge, ${t.mac}) on network ${nadNetworkName(names.nad)}`);
@@ -260,7 +260,7 @@ export class VmBinder {
     } catch (err) {
       if (err instanceof Stop || isTransient(err)) throw err;
       // The VM refuses the change: take back what this call added to the pods so nothing half-bound stays.
-      for (const edit of edits) await this.guarded(() => this.detachPod(t, names, edit.pod)).catch(() => undefined);
+      for (const edit of edits) await this.guarded(() => this.detachPod(t, names, edit.pod, undefined)).catch(() => undefined);
       throw failed(BindReason.VMPatchRejected, `VirtualMachine ${t.namespace}/${t.vmi}: ${apiMessage(err)}`);
     }
     return { state: 'Bound', pod: pods.active.metadata?.name ?? '' };
@@ -278,9 +278,13 @@ export class VmBinder {
     }
   }
 
-  /** Adds the attachment and annotations to one pod; the edit made, or undefined when nothing was needed. */
-  private async attachPod(t: BindTarget, names: Resolved, podName: string): Promise<PodEdit | undefined> {
-    const pod = await this.cluster.getPod(t.namespace, podName);
+  /**
+   * Adds the attachment and annotations to one pod (as listed, or read again after a conflict); the edit
+   * made, or undefined when nothing was needed.
+   */
+  private async attachPod(t: BindTarget, names: Resolved, listed: V1Pod, reread: boolean): Promise<PodEdit | undefined> {
+    const podName = listed.metadata?.name ?? '';
+    const pod = reread ? await this.cluster.getPod(t.namespace, podName) : listed;
     if (pod === undefined || pod.metadata?.deletionTimestamp != null) return undefined;
     const annotations = annotationsOf(pod);
     const want: NetworkSelectionElement = { name: names.nad.name, namespace: names.nad.namespace, mac: t.mac, interface: names.podIface };
@@ -308,9 +312,9 @@ export class VmBinder {
     }
   }
 
-  /** Applies `edit` to the VM template; true when it wrote. */
-  private async patchVmTemplate(t: BindTarget, edit: (nics: TemplateNics) => TemplateChange): Promise<boolean> {
-    const vm = await this.cluster.getVm(t.namespace, t.vmi);
+  /** Applies `edit` to the VM template (of `known`, else read now); true when it wrote. */
+  private async patchVmTemplate(t: BindTarget, known: KubeObject | undefined, edit: (nics: TemplateNics) => TemplateChange): Promise<boolean> {
+    const vm = known ?? (await this.cluster.getVm(t.namespace, t.vmi));
     if (vm === undefined) return false;
     const change = edit(templateNics(vm));
     if (!change.changed) return false;
@@ -318,11 +322,11 @@ export class VmBinder {
     return true;
   }
 
-  /** Runs a read-modify-write step again after a 409, up to the configured attempts. */
-  private async guarded<T>(step: () => Promise<T>): Promise<T> {
+  /** Runs a read-modify-write step again (attempt 2, 3, …: with a fresh read) after a 409, up to the configured attempts. */
+  private async guarded<T>(step: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await step();
+        return await step(attempt);
       } catch (err) {
         if (apiCode(err) !== 409 || attempt >= this.attempts) throw err;
         this.log.debug({ attempt }, 'conflict, retrying with a fresh read');
@@ -371,10 +375,10 @@ export class VmBinder {
       nad = undefined; // never bound through this provider; the attachment is still found by interface name
     }
     const names: Resolved = { nad: nad ?? { namespace: '', name: '' }, vmIface, podIface };
-    const pods = vmi === undefined ? [] : launcherPods(await this.cluster.listLauncherPods(t.namespace), vmi).live;
+    const pods = vmi === undefined ? [] : launcherPods(await this.cluster.listLauncherPods(t.namespace, vmi.metadata.uid, vmi.metadata.name), vmi).live;
     for (const pod of pods) {
       const podName = pod.metadata?.name ?? '';
-      const edit = await this.guarded(() => this.detachPod(t, names, podName));
+      const edit = await this.guarded((attempt) => this.detachPod(t, names, podName, attempt > 1 ? undefined : pod));
       if (edit !== undefined) {
         progress.wrote = true;
         await this.event(t, 'Normal', BindReason.AttachmentRemoved, `pod ${t.namespace}/${podName}: attachment ${podIface} and ${t.provider} annotations removed`);
@@ -386,8 +390,8 @@ export class VmBinder {
     return { state: 'Unbound' };
   }
 
-  private async detachPod(t: BindTarget, names: Resolved, podName: string): Promise<PodEdit | undefined> {
-    const pod = await this.cluster.getPod(t.namespace, podName);
+  private async detachPod(t: BindTarget, names: Resolved, podName: string, listed: V1Pod | undefined): Promise<PodEdit | undefined> {
+    const pod = listed ?? (await this.cluster.getPod(t.namespace, podName));
     if (pod === undefined) return undefined;
     const annotations = annotationsOf(pod);
     const patch: Record<string, string | null> = {};

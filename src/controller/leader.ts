@@ -119,10 +119,15 @@ export class LeaderElector {
   private async campaign(onStartedLeading: () => Promise<void>, onStoppedLeading: () => void): Promise<void> {
     const lease = `${this.opts.namespace}/${this.opts.name}`;
     this.log.info({ lease, identity: this.opts.identity }, 'campaigning for leadership');
-    while (!this.stopping && !(await this.tryAcquireOrRenew())) {
+    let acquired = false;
+    while (!this.stopping && !(acquired = await this.tryAcquireOrRenew())) {
       await this.sleep(this.retryMs * (1 + Math.random() * (JITTER - 1)));
     }
-    if (this.stopping) return;
+    if (this.stopping) {
+      // stop() arrived while the winning write was in flight: hand the Lease straight back.
+      if (acquired && this.releaseOnStop) await this.release();
+      return;
+    }
 
     this.leading = true;
     this.lostReason = undefined;

@@ -151,6 +151,9 @@ describe('VmBinder through the real client against the API server double', () =>
     api.clearRequests();
     await expect(binder.bind(target)).resolves.toEqual({ state: 'Bound', pod: 'virt-launcher-test-abcde' });
     expect(api.writeRequests()).toEqual([]);
+    expect(api.requests.map((r) => `${r.verb} ${r.resource ?? ''}`)).toEqual([
+      'get virtualmachines.kubevirt.io', 'get virtualmachineinstances.kubevirt.io', 'list pods', 'get network-attachment-definitions.k8s.cni.cncf.io',
+    ]);
     // A fresh binder (controller restart) also finds nothing to do.
     const restarted = new VmBinder(api.kubeConfig(), new EventRecorder(api.kubeConfig(), 'ovnic-controller'), silentLogger);
     await expect(restarted.bind(target)).resolves.toMatchObject({ state: 'Bound' });

@@ -170,6 +170,26 @@ describe('LeaderElector', () => {
     expect(() => new LeaderElector(kc, { ...LEASE, identity: '' }, silentLogger)).toThrow('identity');
   });
 
+  it('stop() during the acquiring write hands the Lease straight back', async () => {
+    let stopping: Promise<void> | undefined;
+    const held: { a?: Candidate } = {};
+    // The server calls this as the create arrives: stop() is requested while the winning write is in flight.
+    api.failNext((r) => {
+      if (r.resource === 'leases.coordination.k8s.io' && r.verb === 'create' && held.a !== undefined) stopping = held.a.elector.stop();
+      return false;
+    });
+    const a = candidate('ctrl-a');
+    held.a = a;
+    await until('stop requested', () => stopping !== undefined);
+    await stopping;
+    await a.done;
+    expect(api.writeRequests({ resource: 'leases' }).map((r) => [r.verb, r.status])).toEqual([['create', 201], ['update', 200]]);
+    expect(a.started).toHaveLength(0);
+    expect(a.stopped).toHaveLength(0);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(lease()?.holderIdentity).toBe('');
+  });
+
   it('stop() while campaigning returns without ever leading', async () => {
     const a = candidate('ctrl-a');
     await until('a leads', () => a.elector.isLeader());
