@@ -23,7 +23,7 @@ export interface SubcommandModule {
  */
 const SUBCOMMANDS: Record<string, (() => Promise<SubcommandModule>) | undefined> = {
   daemon: undefined,
-  controller: undefined,
+  controller: () => import('./controller/main.js'),
 };
 
 const USAGE = `${ABOUT}

@@ -52,6 +52,7 @@ export class NicPortController {
   readonly ipam = new IpamRegistry();
   private readonly log: Logger;
   private readonly kc: PooledKubeConfig;
+  private readonly ownsKc: boolean;
   private readonly kube: KubeWriter;
   private readonly queue: WorkQueue;
   private readonly claims: ExternalClaims;
@@ -84,7 +85,8 @@ export class NicPortController {
     this.log = opts.log ?? logger('controller');
     this.registry = opts.registry ?? new Registry();
     this.metrics = controllerMetrics(this.registry);
-    this.kc = PooledKubeConfig.from(opts.kubeConfig);
+    this.ownsKc = !(opts.kubeConfig instanceof PooledKubeConfig);
+    this.kc = opts.kubeConfig instanceof PooledKubeConfig ? opts.kubeConfig : PooledKubeConfig.from(opts.kubeConfig);
     this.kube = new KubeWriter(this.kc, (kind, ok) => this.metrics.kubeWrites.inc({ kind, result: ok ? 'ok' : 'error' }));
     this.queue = new WorkQueue(opts.rateLimiter ?? defaultRateLimiter(), (d) => this.metrics.queueDepth.set({}, d));
     this.claims = new ExternalClaims(this.ipam, this.log, () => this.metrics.externalConflicts.inc());
@@ -111,8 +113,12 @@ export class NicPortController {
     if (this.started) throw new Error('controller already started');
     this.started = true;
     if (typeof this.opts.nb === 'string') {
-      this.nbClient = await OvsdbClient.connect(this.opts.nb, { log: this.log.child({ component: 'ovsdb' }), requestTimeoutMs: 30_000 });
+      this.nbClient = await this.connectNb(this.opts.nb);
       this.ownsNbClient = true;
+      if (this.stopping) {
+        this.nbClient.close();
+        return;
+      }
     } else this.nbClient = this.opts.nb;
     this.nbWriter = new NbWriter(this.nbClient, {
       maxOps: this.opts.nbBatchOps ?? 400,
@@ -153,6 +159,21 @@ export class NicPortController {
     this.log.info({ nicports: this.nicports.list().length, subnets: this.subnets.list().length, workers: n }, 'controller started');
   }
 
+  /** Connects to NB, retrying (with backoff) until it answers or the controller is stopped. */
+  private async connectNb(remotes: string): Promise<OvsdbClient> {
+    let delay = 500;
+    for (;;) {
+      try {
+        return await OvsdbClient.connect(remotes, { log: this.log.child({ component: 'ovsdb' }), requestTimeoutMs: 30_000 });
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.warn({ nb: remotes, err: (err as Error).message, retryMs: delay }, 'OVN NB not reachable, retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.resyncTimer);
@@ -163,7 +184,7 @@ export class NicPortController {
     await Promise.all([this.nicports.stop(), this.subnets.stop(), this.ips.stop()]);
     await this.nbState?.stop();
     if (this.ownsNbClient) this.nbClient?.close();
-    this.kc.destroyAgent();
+    if (this.ownsKc) this.kc.destroyAgent();
   }
 
   /** Caches synced and workers running. */

@@ -202,7 +202,7 @@ describe('NicPort controller with the real VmBinder', () => {
     expect(ann[`${PROVIDER}.kubernetes.io/mac_address`]).toBe(np.status?.mac);
     expect(ann[`${PROVIDER}.kubernetes.io/logical_switch`]).toBe('subnet1');
     expect(ann['k8s.v1.cni.cncf.io/networks']).toContain('attachnet1');
-    const vm = bed.api.get('virtualmachines', 'default', 'test') as { spec: { template: { spec: { domain: { devices: { interfaces: Array<{ name: string; macAddress?: string }> } } } } } };
+    const vm = bed.api.get('virtualmachines', 'default', 'test') as unknown as { spec: { template: { spec: { domain: { devices: { interfaces: Array<{ name: string; macAddress?: string }> } } } } } };
     expect(vm.spec.template.spec.domain.devices.interfaces.some((i) => i.macAddress === np.status?.mac)).toBe(true);
 
     await bed.patchNicPort('default', 'nicport1', UNBIND);
