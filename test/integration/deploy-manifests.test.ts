@@ -109,11 +109,14 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * A change in the code's API calls must change this table and the RBAC manifests together.
  */
 const CONTROLLER_CLUSTER_RULES: Record<string, Record<string, string[]>> = {
-  'kubevirt.chinaunicom.com': { nicports: ['get', 'list', 'watch', 'update', 'patch'], 'nicports/status': ['update', 'patch'], 'nicports/finalizers': ['update'] },
-  'kubeovn.io': { subnets: ['get', 'list', 'watch'], ips: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-  '': { pods: ['get', 'list', 'watch', 'patch'], events: ['create', 'patch'] },
-  'kubevirt.io': { virtualmachines: ['get', 'list', 'watch', 'update', 'patch'], virtualmachineinstances: ['get', 'list', 'watch'] },
-  'k8s.cni.cncf.io': { 'network-attachment-definitions': ['get', 'list', 'watch'] },
+  // informer (list, watch); finalizer as a merge patch of metadata.finalizers; status merge patch
+  'kubevirt.chinaunicom.com': { nicports: ['list', 'watch', 'patch'], 'nicports/status': ['patch'] },
+  // informers; IP objects: get, create, merge patch, delete
+  'kubeovn.io': { subnets: ['list', 'watch'], ips: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  // launcher pods: list by label, read, merge patch; Events: create, patch (repeats)
+  '': { pods: ['get', 'list', 'patch'], events: ['create', 'patch'] },
+  'kubevirt.io': { virtualmachines: ['get', 'patch'], virtualmachineinstances: ['get'] },
+  'k8s.cni.cncf.io': { 'network-attachment-definitions': ['get'] },
 };
 const CONTROLLER_NAMESPACE_RULES = { 'coordination.k8s.io': { leases: ['get', 'create', 'update'] } };
 const NODE_CLUSTER_RULES = { '': { pods: ['get', 'list', 'watch'], events: ['create', 'patch'] } };
