@@ -241,27 +241,36 @@ export class VmBinder {
     await this.checkNad(t, names.nad);
 
     const edits: PodEdit[] = [];
-    for (const pod of pods.live) {
-      const edit = await this.guarded((attempt) => this.attachPod(t, names, pod, attempt > 1));
-      if (edit !== undefined) edits.push(edit);
-    }
-    progress.wrote ||= edits.length > 0;
-    for (const edit of edits) {
-      await this.event(t, 'Normal', BindReason.AttachmentAdded,
-        `pod ${t.namespace}/${edit.pod}: ${nadNetworkName(names.nad)} as ${names.podIface}, ${[t.ipv4, t.ipv6].filter(Boolean).join(',')} ${t.mac}`);
-    }
-
     try {
-      const patched = await this.guarded((attempt) => this.patchVmTemplate(t, attempt > 1 ? undefined : vm, (nics) => attachNic(nics, { name: names.vmIface, mac: t.mac, networkName: nadNetworkName(names.nad) })));
+      for (const pod of pods.live) {
+        const edit = await this.guarded((attempt) => this.attachPod(t, names, pod, attempt > 1));
+        if (edit === 'gone' && pod === pods.active) {
+          throw waiting(BindReason.LauncherPodNotFound, `virt-launcher pod ${t.namespace}/${pod.metadata?.name ?? ''} of VirtualMachineInstance ${t.namespace}/${t.vmi} is gone`);
+        }
+        if (edit !== undefined && edit !== 'gone') edits.push(edit);
+      }
+      progress.wrote = edits.length > 0;
+      for (const edit of edits) {
+        await this.event(t, 'Normal', BindReason.AttachmentAdded,
+          `pod ${t.namespace}/${edit.pod}: ${nadNetworkName(names.nad)} as ${names.podIface}, ${[t.ipv4, t.ipv6].filter(Boolean).join(',')} ${t.mac}`);
+      }
+      const want = { name: names.vmIface, mac: t.mac, networkName: nadNetworkName(names.nad) };
+      const patched = await this.guarded((attempt) => this.patchVmTemplate(t, attempt > 1 ? undefined : vm, (nics) => attachNic(nics, want)));
       if (patched) {
         progress.wrote = true;
         await this.event(t, 'Normal', BindReason.VMPatched, `VirtualMachine ${t.namespace}/${t.vmi}: interface ${names.vmIface} (bridge, ${t.mac}) on network ${nadNetworkName(names.nad)}`);
       }
     } catch (err) {
-      if (err instanceof Stop || isTransient(err)) throw err;
-      // The VM refuses the change: take back what this call added to the pods so nothing half-bound stays.
+      if (!(err instanceof Stop) && isTransient(err)) throw err; // the next call carries on from what is there
+      // Refused for good (or the VM vanished): take back what this call added to the pods, so nothing stays half-bound.
       for (const edit of edits) await this.guarded(() => this.detachPod(t, names, edit.pod, undefined)).catch(() => undefined);
-      throw failed(BindReason.VMPatchRejected, `VirtualMachine ${t.namespace}/${t.vmi}: ${apiMessage(err)}`);
+      const undone = edits.length > 0 ? ` (pod changes taken back: ${edits.map((e) => e.pod).join(', ')})` : '';
+      if (err instanceof Stop) {
+        const o = err.outcome;
+        throw o.state === 'Waiting' || o.state === 'Failed' ? new Stop({ ...o, message: `${o.message}${undone}` }) : err;
+      }
+      if (apiCode(err) === 404) throw waiting(BindReason.VMNotFound, `VirtualMachine ${t.namespace}/${t.vmi} not found${undone}`);
+      throw failed(BindReason.VMPatchRejected, `VirtualMachine ${t.namespace}/${t.vmi}: ${apiMessage(err)}${undone}`);
     }
     return { state: 'Bound', pod: pods.active.metadata?.name ?? '' };
   }
@@ -280,12 +289,12 @@ export class VmBinder {
 
   /**
    * Adds the attachment and annotations to one pod (as listed, or read again after a conflict); the edit
-   * made, or undefined when nothing was needed.
+   * made, undefined when nothing was needed, 'gone' when the pod no longer exists or is terminating.
    */
-  private async attachPod(t: BindTarget, names: Resolved, listed: V1Pod, reread: boolean): Promise<PodEdit | undefined> {
+  private async attachPod(t: BindTarget, names: Resolved, listed: V1Pod, reread: boolean): Promise<PodEdit | 'gone' | undefined> {
     const podName = listed.metadata?.name ?? '';
     const pod = reread ? await this.cluster.getPod(t.namespace, podName) : listed;
-    if (pod === undefined || pod.metadata?.deletionTimestamp != null) return undefined;
+    if (pod === undefined || pod.metadata?.deletionTimestamp != null) return 'gone';
     const annotations = annotationsOf(pod);
     const want: NetworkSelectionElement = { name: names.nad.name, namespace: names.nad.namespace, mac: t.mac, interface: names.podIface };
     const ips = [t.ipv4, t.ipv6].filter((ip): ip is string => ip !== undefined && ip !== '');
@@ -297,16 +306,19 @@ export class VmBinder {
     const patch: Record<string, string | null> = annotationPatch(annotations, choice.scope, providerAnnotationValues(this.portNameAnnotation ? t : { ...t, lspName: undefined }));
     if (networks.changed) patch[NETWORKS_ANNOTATION] = formatNetworksAnnotation(networks.elements);
     if (Object.keys(patch).length === 0) return undefined;
-    await this.writePod(t, pod, patch);
+    if (!(await this.writePod(t, pod, patch))) return 'gone';
     this.log.info({ nicPort: `${t.namespace}/${t.nicPort}`, pod: podName, keys: Object.keys(patch) }, 'pod attachment written');
     return { pod: podName, annotations: patch };
   }
 
-  private async writePod(t: BindTarget, pod: V1Pod, patch: Record<string, string | null>): Promise<void> {
+  /** Writes a pod's annotation patch; false when the pod is gone. */
+  private async writePod(t: BindTarget, pod: V1Pod, patch: Record<string, string | null>): Promise<boolean> {
     const { name, resourceVersion } = podKey(pod);
     try {
       await this.cluster.patchPodAnnotations(t.namespace, name, resourceVersion, patch);
+      return true;
     } catch (err) {
+      if (apiCode(err) === 404) return false;
       if (isTransient(err)) throw err;
       throw failed(BindReason.PodPatchRejected, `pod ${t.namespace}/${name}: ${apiMessage(err)}`);
     }
@@ -405,8 +417,7 @@ export class VmBinder {
     }
     const networks = removeAttachment(elements, { name: names.nad.name, interface: names.podIface }, t.namespace);
     if (networks.changed) patch[NETWORKS_ANNOTATION] = networks.elements.length === 0 ? null : formatNetworksAnnotation(networks.elements);
-    if (Object.keys(patch).length === 0) return undefined;
-    await this.writePod(t, pod, patch);
+    if (Object.keys(patch).length === 0 || !(await this.writePod(t, pod, patch))) return undefined;
     return { pod: podName, annotations: patch };
   }
 

@@ -297,6 +297,24 @@ describe('VmBinder through the real client against the API server double', () =>
     expect(vmTemplate().domain.devices.interfaces).toHaveLength(1);
   });
 
+  it('takes the first pod\'s changes back when the second pod cannot take the NIC', async () => {
+    const other = launcher('virt-launcher-test-target', vmiUid, 'node2', 'Running');
+    other.metadata.annotations = { ...other.metadata.annotations, [`${P}.kubernetes.io/mac_address`]: '00:00:00:11:11:11', [`${P}.${POD_IF}.kubernetes.io/mac_address`]: '00:00:00:11:11:12' };
+    other.metadata.creationTimestamp = '2099-01-01T00:00:00Z';
+    api.seed(other);
+    await expect(binder.bind(target)).resolves.toMatchObject({
+      state: 'Failed', reason: 'ProviderInUse', message: expect.stringContaining('pod changes taken back: virt-launcher-test-abcde'),
+    });
+    expect(podAnnotations()).toEqual({ 'kubevirt.io/domain': 'test', 'k8s.v1.cni.cncf.io/networks': EXISTING_NETWORKS });
+    expect(vmTemplate().domain.devices.interfaces).toHaveLength(1);
+  });
+
+  it('waits when the active launcher pod disappears before its patch', async () => {
+    api.failNext({ resource: 'pods', verb: 'patch' }, 404);
+    await expect(binder.bind(target)).resolves.toMatchObject({ state: 'Waiting', reason: 'LauncherPodNotFound', message: expect.stringContaining('is gone') });
+    expect(writesTo('virtualmachines')).toBe(0);
+  });
+
   it('reports an API outage as Waiting/ApiError', async () => {
     api.failNext({ resource: 'virtualmachines', verb: 'get' }, 503);
     await expect(binder.bind(target)).resolves.toMatchObject({ state: 'Waiting', reason: 'ApiError', message: expect.stringContaining('503') });
