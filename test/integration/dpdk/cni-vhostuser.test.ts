@@ -15,6 +15,7 @@ import { PodNetns } from '../../../src/sandbox/pods.js';
 import { SYSTEM_CNI_DIR, runPlugin, type CniCall, type PluginRun } from '../../../src/sandbox/plugin.js';
 import { buildPrivatePlugin, type PrivateBuild } from '../../../src/sandbox/private-build.js';
 import { hostLinkName } from '../../../src/cni/ownership.js';
+import { ADD_STEPS } from '../../../src/nic/faults.js';
 import { Testpmd, findTestpmd } from '../../harness/testpmd.js';
 import { readInterface, waitForInterface } from './ovs-rows.js';
 
@@ -80,8 +81,9 @@ describe.skipIf(!enabled)('dpdk-vhostuser through the CNI plugin on OVS-DPDK', (
     };
   }
 
-  function run(command: CniCall['command'], p: Attachment, over: Record<string, unknown> = {}): Promise<PluginRun> {
+  function run(command: CniCall['command'], p: Attachment, over: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}): Promise<PluginRun> {
     const call: CniCall = {
+      extraEnv,
       command,
       containerId: p.containerId,
       ifname: p.ifname,
@@ -188,6 +190,16 @@ describe.skipIf(!enabled)('dpdk-vhostuser through the CNI plugin on OVS-DPDK', (
     expect((await run('DEL', peer, { nicType: 'veth' })).exitCode).toBe(0);
     expect(readdirSync(socketDir)).toEqual([]);
     expect(await stack.vsctl('--bare', '--columns=name', 'find', 'Interface', 'external_ids:vendor=ovnic')).toBe('');
+  });
+
+  it('a fault after each ADD step leaves no port and no socket directory', async () => {
+    for (const step of ADD_STEPS) {
+      const r = await run('ADD', vm, {}, { OVNIC_TEST_FAULTS: '1', OVNIC_FAULT_INJECT: step });
+      expect(r.exitCode, `${step}: ${r.stdout}`).toBe(1);
+      expect((r.json as { msg?: string } | undefined)?.msg).toBe(`injected fault after step "${step}"`);
+      expect(await stack.vsctl('--bare', '--columns=name', 'find', 'Interface', 'external_ids:vendor=ovnic'), step).toBe('');
+      expect(readdirSync(socketDir), step).toEqual([]);
+    }
   });
 });
 
