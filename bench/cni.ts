@@ -4,6 +4,8 @@
  * and off, against Debian's Go `bridge` + `host-local` (/usr/lib/cni) on the same machine in the
  * same run, and the floor `node -e 0`. Every plugin is spawned the same way (clean environment,
  * config on stdin, a fresh netns per container created outside the timing), variants interleaved.
+ * Per NIC type (OVN wait on): veth, internal-macvtap, and dpdk-vhostuser on a second stack running
+ * ovs-vswitchd-dpdk (skipped when it is not installed or OVNIC_BENCH_DPDK=0).
  *
  * Run: npm run build && npm run bench:cni [-- iterations]. Final line: one JSON object.
  */
@@ -16,6 +18,8 @@ import { OVNIC_BIN, REPO_ROOT, SYSTEM_CNI_DIR, cniEnvironment, runPlugin, type C
 import { PodNetns, randomSuffix } from '../src/sandbox/pods.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 30);
+const DPDK_VSWITCHD = '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk';
+const WITH_DPDK = process.env.OVNIC_BENCH_DPDK !== '0' && existsSync(DPDK_VSWITCHD);
 const CNI_VERSION = '1.0.0';
 
 const median = (xs: readonly number[]): number => {
@@ -61,22 +65,27 @@ async function main(): Promise<void> {
   const bridgeName = `cnib${tag}`;
   const netnsList: PodNetns[] = [];
   const stack = await OvnStack.start({ name: 'bc' });
+  let dpdkStack: OvnStack | undefined;
   try {
-    await stack.nbctl('ls-add', 'ls-bench');
-    for (let i = 0; i < ITERATIONS + 1; i++) {
-      await stack.nbctl('lsp-add', 'ls-bench', `bench${i}.default`, '--', 'lsp-set-addresses', `bench${i}.default`, 'unknown');
+    if (WITH_DPDK) dpdkStack = await OvnStack.start({ name: 'bcd', dpdk: true });
+    for (const s of dpdkStack ? [stack, dpdkStack] : [stack]) {
+      await s.nbctl('ls-add', 'ls-bench');
+      for (let i = 0; i < ITERATIONS + 1; i++) {
+        await s.nbctl('lsp-add', 'ls-bench', `bench${i}.default`, '--', 'lsp-set-addresses', `bench${i}.default`, 'unknown');
+      }
     }
-    const ovnicVariant = (name: string, wait: boolean, cniVersion = CNI_VERSION): Variant => ({
+    const ovnicVariant = (name: string, wait: boolean, cniVersion = CNI_VERSION, nic: Record<string, unknown> = {}, on: OvnStack = stack): Variant => ({
       name,
       binary: OVNIC_BIN,
       config: () => ({
         cniVersion,
         name: `bench-${name}`,
         type: 'ovnic',
-        ovsdb: stack.ovsdbRemote,
-        ovsNetns: stack.netnsPath,
+        ovsdb: on.ovsdbRemote,
+        ovsNetns: on.netnsPath,
         ovnWait: { enabled: wait, timeoutMs: 10_000 },
         ipam: hostLocal(join(dataDir, name), '10.16.0', 'fd00:10:16'),
+        ...nic,
       }),
       call: (command, i, netns) => ({
         command,
@@ -109,6 +118,8 @@ async function main(): Promise<void> {
         del: [],
       },
       ovnicVariant('ovnic-wait-v1.1.0', true, '1.1.0'),
+      ovnicVariant('ovnic-macvtap-wait', true, CNI_VERSION, { nicType: 'internal-macvtap', tapDeviceDir: join(dataDir, 'taps') }),
+      ...(dpdkStack ? [ovnicVariant('ovnic-dpdk-wait', true, CNI_VERSION, { nicType: 'dpdk-vhostuser', vhostSocketDir: join(dataDir, 'vhu') }, dpdkStack)] : []),
     ];
 
     const floor: number[] = [];
@@ -164,6 +175,16 @@ async function main(): Promise<void> {
       ratio_add_nowait_minus_floor_vs_bridge: ratio(m('ovnic-nowait', 'add') - round(median(floor)), bridgeAdd),
       ratio_del_vs_bridge: ratio(m('ovnic-wait', 'del'), bridgeDel),
       target_add_le_bridge: m('ovnic-nowait', 'add') <= bridgeAdd,
+      add_ms_by_nic_type: {
+        veth: m('ovnic-wait', 'add'),
+        'internal-macvtap': m('ovnic-macvtap-wait', 'add'),
+        'dpdk-vhostuser': dpdkStack ? m('ovnic-dpdk-wait', 'add') : null,
+      },
+      del_ms_by_nic_type: {
+        veth: m('ovnic-wait', 'del'),
+        'internal-macvtap': m('ovnic-macvtap-wait', 'del'),
+        'dpdk-vhostuser': dpdkStack ? m('ovnic-dpdk-wait', 'del') : null,
+      },
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
@@ -174,6 +195,7 @@ async function main(): Promise<void> {
       // never created
     }
     await stack.stop();
+    await dpdkStack?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
