@@ -20,7 +20,7 @@ import { appendResult, isDnsEmpty, type CniResult } from './result.js';
 import { attachmentKey, buildExternalIds, isStale } from './ownership.js';
 import { IpamDelegate } from './ipam.js';
 import type { NicType } from './config.js';
-import type { AttachmentContext, CniHandlers, NetworkContext } from './skel.js';
+import type { AttachmentContext, CniHandlers, NetworkContext, OvsConnector } from './skel.js';
 import {
   BridgeMissingError,
   OvnBindingTimeoutError,
@@ -52,8 +52,10 @@ class Phases {
   }
 }
 
-async function connectOvs(remote: string, timeoutMs?: number): Promise<OvsPorts> {
+/** The operation's OVSDB connection: the node daemon's shared one when it lends it, else a new one. */
+async function connectOvs(ctx: { connectOvs?: OvsConnector }, remote: string, timeoutMs?: number): Promise<OvsPorts> {
   try {
+    if (ctx.connectOvs) return await ctx.connectOvs(remote, timeoutMs);
     return await OvsPorts.connect(remote, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (err) {
     throw ovsdbUnavailable(remote, err);
@@ -95,7 +97,7 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
   // driver check its preconditions (and load netlink) while they run.
   const allocation = ipam?.add();
   allocation?.catch(() => undefined);
-  const connecting = connectOvs(conf.ovsdb);
+  const connecting = connectOvs(ctx, conf.ovsdb);
   connecting.catch(() => undefined);
   try {
     await driver.prepare?.({ conf, identity, netns: env.netns, ifname: env.ifname, log, fault });
@@ -205,7 +207,7 @@ async function del(ctx: AttachmentContext): Promise<void> {
   const unplugged = (async (): Promise<PortRecord[]> => {
     let ovs: OvsPorts | undefined;
     try {
-      ovs = await connectOvs(conf.ovsdb);
+      ovs = await connectOvs(ctx, conf.ovsdb);
       const recorded = await ovs.findByAttachment(env.containerId, env.ifname);
       await ovs.unplug(recorded.flatMap((r) => (r.portUuid ? [r.portUuid] : [])));
       return recorded;
@@ -240,7 +242,7 @@ async function check(ctx: AttachmentContext): Promise<void> {
   const problems: string[] = [];
   if (!own.iface) problems.push(`prevResult lists no interface "${env.ifname}" in ${env.netns}`);
 
-  const ovs = await connectOvs(conf.ovsdb);
+  const ovs = await connectOvs(ctx, conf.ovsdb);
   const driver = createNicDriver(conf.nicType);
   try {
     const recorded = await ovs.findByAttachment(env.containerId, env.ifname);
@@ -280,7 +282,7 @@ async function gc(ctx: NetworkContext): Promise<void> {
   let removed = 0;
   let orphans = 0;
   let stale: PortRecord[] = [];
-  const ovs = await connectOvs(conf.ovsdb);
+  const ovs = await connectOvs(ctx, conf.ovsdb);
   try {
     stale = (await ovs.findByNetwork(conf.name)).filter((r) => r.owner !== undefined && isStale(r.owner, conf.name, valid));
     for (const rec of stale) {
@@ -339,7 +341,7 @@ async function status(ctx: NetworkContext): Promise<void> {
   const { conf } = ctx;
   let ovs: OvsPorts;
   try {
-    ovs = await OvsPorts.connect(conf.ovsdb, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS });
+    ovs = ctx.connectOvs ? await ctx.connectOvs(conf.ovsdb, STATUS_CONNECT_TIMEOUT_MS) : await OvsPorts.connect(conf.ovsdb, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS });
   } catch (err) {
     throw new CniError(CniErrorCode.NotAvailable, `OVSDB at ${conf.ovsdb} is not reachable`, (err as Error).message);
   }

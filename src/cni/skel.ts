@@ -21,6 +21,13 @@ import { CURRENT_VERSION, SUPPORTED_VERSIONS, isSemver, isSupportedVersion } fro
 import { attachmentIdentity, type AttachmentIdentity } from './ownership.js';
 import { IpamDelegate } from './ipam.js';
 import { createCniLogger, isLogLevel, type CniLogger } from './log.js';
+import type { OvsPorts } from '../nic/ovs-port.js';
+
+/** What ADD/DEL/... use of an IPAM plugin: the delegated plugin, or another source of addresses (the node daemon's). */
+export type IpamSource = Pick<IpamDelegate, 'add' | 'del' | 'check' | 'gc' | 'status'>;
+
+/** An OVSDB connection for one operation (the node daemon lends its long-lived one); close() releases it. */
+export type OvsConnector = (remote: string, timeoutMs?: number) => Promise<OvsPorts>;
 
 interface BaseContext {
   env: CniEnv;
@@ -31,7 +38,9 @@ interface BaseContext {
   rawConfig: Buffer;
   log: CniLogger;
   /** The delegated IPAM plugin of `conf.ipam` (undefined without ipam). Throws CniError 7 when the binary is not in CNI_PATH. */
-  ipam(options?: { timeoutMs?: number }): IpamDelegate | undefined;
+  ipam(options?: { timeoutMs?: number }): IpamSource | undefined;
+  /** Set by the node daemon: a shared OVSDB connection instead of one per operation. */
+  connectOvs?: OvsConnector;
 }
 
 /** ADD, DEL, CHECK: one attachment (containerID, ifname). */
@@ -66,6 +75,18 @@ export interface RunCniOptions {
   handlers: HandlersSource;
   /** Printed on stderr when CNI_COMMAND is missing, e.g. "CNI plugin ovnic v0.1.0". */
   about?: string;
+  /**
+   * Called instead of the handlers when the configuration names a node daemon (`serverSocket`),
+   * after validation; its outcome is the invocation's (src/cni/forward.ts).
+   */
+  forward?: (request: ForwardInput) => Promise<CniOutcome>;
+}
+
+export interface ForwardInput {
+  socket: string;
+  rawEnv: RawEnv;
+  stdin: string | Uint8Array;
+  log: CniLogger;
 }
 
 export interface CniOutcome {
@@ -150,6 +171,13 @@ export async function runCni(rawEnv: RawEnv, stdin: string | Uint8Array, options
 
     if (isAttachment && env.netns !== '' && !env.netnsOverride && isOwnNetns(env.netns)) {
       throw new CniError(CniErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same", env.netns);
+    }
+
+    const serverSocket = conf.serverSocket;
+    if (serverSocket !== undefined && options.forward) {
+      const outcome = await options.forward({ socket: serverSocket, rawEnv, stdin, log });
+      log.debug({ socket: serverSocket, exitCode: outcome.exitCode, durationMs: elapsedMs(started) }, `${command} forwarded to the node daemon`);
+      return outcome;
     }
 
     const rawConfig = typeof stdin === 'string' ? Buffer.from(stdin, 'utf8') : Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength);

@@ -5,7 +5,7 @@
  * successful list (the cache is synced); handlers see every add/update/delete, including the
  * differences found by a re-list.
  */
-import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
 
 export interface InformerHandlers<T extends KubernetesObject> {
@@ -18,6 +18,8 @@ export interface ResilientInformerOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   labelSelector?: string;
+  /** e.g. `spec.nodeName=node1`; the list function must apply the same selector. */
+  fieldSelector?: string;
   log: Logger;
   /** Called on each restart after an error (metrics). */
   onRestart?: (error: string) => void;
@@ -44,7 +46,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.min = opts.backoffMinMs ?? 200;
     this.max = opts.backoffMaxMs ?? 10_000;
     this.delay = this.min;
-    this.inner = makeInformer<T>(kc, path, list, opts.labelSelector);
+    // makeInformer() without the field selector it cannot pass
+    this.inner = new ListWatch<T>(path, new Watch(kc), list, false, opts.labelSelector, opts.fieldSelector);
     if (handlers.add) this.inner.on('add', handlers.add);
     if (handlers.update) this.inner.on('update', handlers.update);
     if (handlers.delete) this.inner.on('delete', handlers.delete);
