@@ -349,6 +349,12 @@ async function status(ctx: NetworkContext): Promise<void> {
     if (!(await ovs.bridgeExists(conf.bridge))) {
       throw new CniError(CniErrorCode.NotAvailable, `OVS bridge "${conf.bridge}" does not exist`, `OVSDB ${conf.ovsdb}`);
     }
+    const driver = createNicDriver(conf.nicType);
+    try {
+      await driver.status?.({ conf, ovs, log: ctx.log });
+    } finally {
+      driver.close();
+    }
   } catch (err) {
     if (err instanceof CniError) throw err;
     throw new CniError(CniErrorCode.NotAvailable, `OVSDB at ${conf.ovsdb} did not answer`, (err as Error).message);

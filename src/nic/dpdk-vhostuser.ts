@@ -121,6 +121,16 @@ export class DpdkVhostUserDriver implements NicDriver {
     return removed;
   }
 
+  /** 50 when the bridge is not netdev or OVS has no DPDK. */
+  async status(env: NicGcEnv): Promise<void> {
+    try {
+      await assertOvsCanServe(env.ovs, env.conf.bridge);
+    } catch (err) {
+      if (err instanceof CniError && err.code !== CniErrorCode.NotAvailable) throw new CniError(CniErrorCode.NotAvailable, err.msg, err.details);
+      throw err;
+    }
+  }
+
   close(): void {
     // nothing held between calls
   }

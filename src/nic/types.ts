@@ -105,5 +105,7 @@ export interface NicDriver {
    * those whose OVS port is already gone. Returns how many were removed.
    */
   gcOrphans?(env: NicGcEnv, isValid: (containerId: string, ifname: string) => boolean): Promise<number>;
+  /** Optional, STATUS: throws a CniError (50) when this node cannot serve ADD for this NIC type. */
+  status?(env: NicGcEnv): Promise<void>;
   close(): void;
 }

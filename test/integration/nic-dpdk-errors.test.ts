@@ -82,6 +82,14 @@ describe('ADD without OVS-DPDK', () => {
   });
 });
 
+describe('STATUS', () => {
+  it('is 50 for a dpdk-vhostuser network on OVS without DPDK, 0 for a veth network', async () => {
+    const err = expectError(await fx.run('STATUS', undefined, conf()), 50);
+    expect(err.msg).toBe('OVS has no DPDK support');
+    expect((await fx.run('STATUS', undefined, conf({ nicType: 'veth' }))).exitCode).toBe(0);
+  });
+});
+
 describe('ADD with a configuration that cannot work', () => {
   it('a kernel-datapath bridge: code 7 naming the bridge', async () => {
     const pod = await fx.addPod();

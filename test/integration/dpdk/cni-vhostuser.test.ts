@@ -116,6 +116,11 @@ describe.skipIf(!enabled)('dpdk-vhostuser through the CNI plugin on OVS-DPDK', (
   let result: Result;
   const portName = (): string => hostLinkName(vm.containerId, vm.ifname);
 
+  it('STATUS reports the network available', async () => {
+    const r = await run('STATUS', vm);
+    expect(r.exitCode, r.stdout).toBe(0);
+  });
+
   it('ADD makes a dpdkvhostuserclient port bound to OVN and a socket directory; the result has socketPath', async () => {
     const started = Date.now();
     const r = await run('ADD', vm);
