@@ -5,7 +5,7 @@
  * successful list (the cache is synced); handlers see every add/update/delete, including the
  * differences found by a re-list.
  */
-import { ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
 
 export interface InformerHandlers<T extends KubernetesObject> {
@@ -14,7 +14,7 @@ export interface InformerHandlers<T extends KubernetesObject> {
   delete?(obj: T): void;
 }
 
-export interface ResilientInformerOptions {
+export interface ResilientInformerOptions<T extends KubernetesObject = KubernetesObject> {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   labelSelector?: string;
@@ -23,10 +23,31 @@ export interface ResilientInformerOptions {
   log: Logger;
   /** Called on each restart after an error (metrics). */
   onRestart?: (error: string) => void;
+  /** Applied to every object before it is cached (e.g. slimming); may modify it in place. */
+  transform?: (obj: T) => T;
+}
+
+/** A Watch handing objects through `transform` before the informer caches them. */
+class TransformingWatch<T extends KubernetesObject> extends Watch {
+  constructor(kc: KubeConfig, private readonly transform: (obj: T) => T) {
+    super(kc);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, queryParams, (phase, obj, raw) => {
+      const o = obj as T | undefined;
+      callback(phase, phase !== 'ERROR' && phase !== 'BOOKMARK' && o?.metadata ? this.transform(o) : obj, raw);
+    }, done);
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
-  private readonly inner: Informer<T> & ObjectCache<T>;
+  private readonly inner: ListWatch<T>;
   private stopped = true;
   private synced = false;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -41,13 +62,22 @@ export class ResilientInformer<T extends KubernetesObject> {
     readonly path: string,
     list: () => Promise<KubernetesListObject<T>>,
     handlers: InformerHandlers<T>,
-    private readonly opts: ResilientInformerOptions,
+    private readonly opts: ResilientInformerOptions<T>,
   ) {
     this.min = opts.backoffMinMs ?? 200;
     this.max = opts.backoffMaxMs ?? 10_000;
     this.delay = this.min;
-    // makeInformer() without the field selector it cannot pass
-    this.inner = new ListWatch<T>(path, new Watch(kc), list, false, opts.labelSelector, opts.fieldSelector);
+    // ListWatch directly (not makeInformer): it takes the field selector, and our Watch may transform objects.
+    const transform = opts.transform;
+    const watch = transform ? new TransformingWatch<T>(kc, transform) : new Watch(kc);
+    const listFn = transform
+      ? async (): Promise<KubernetesListObject<T>> => {
+        const l = await list();
+        l.items = l.items.map(transform);
+        return l;
+      }
+      : list;
+    this.inner = new ListWatch<T>(path, watch, listFn, false, opts.labelSelector, opts.fieldSelector);
     if (handlers.add) this.inner.on('add', handlers.add);
     if (handlers.update) this.inner.on('update', handlers.update);
     if (handlers.delete) this.inner.on('delete', handlers.delete);
