@@ -22,7 +22,7 @@ export interface SubcommandModule {
  * e.g. `daemon: () => import('./daemon/main.js')`.
  */
 const SUBCOMMANDS: Record<string, (() => Promise<SubcommandModule>) | undefined> = {
-  daemon: undefined,
+  daemon: () => import('./daemon/main.js'),
   controller: () => import('./controller/main.js'),
 };
 
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   const code = await cniMain({
     about: ABOUT,
     handlers: async () => (await import('./cni/commands.js')).handlers,
+    // conf with "serverSocket": the node daemon runs the command
+    forward: async (request) => (await import('./cni/forward.js')).forward(request),
   });
   process.exit(code);
 }
