@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Build: native addons (native/*.c → build/*.node), TypeScript (src → dist), and the
-// single-file CNI/daemon bundle (dist/ovnic.mjs, and dist/ovnic.cjs that bin/ovnic loads).
+// single-file CNI/daemon bundle (dist/ovnic.mjs, and dist/ovnic.cjs that bin/ovnic loads for
+// subcommands), and the CNI-only bundle dist/ovnic-cni.cjs that bin/ovnic runs as the plugin.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -59,6 +60,22 @@ if (existsSync(join(root, 'src', 'main.ts'))) {
     banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
     // import() of node: builtins becomes require(): bin/ovnic compiles the bundle with
     // vm.Script, where a dynamic import() fails once the code comes from V8's code cache
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning',
+  });
+  // The CNI plugin alone (src/cni-plugin-main.ts), which bin/ovnic runs without a subcommand: the
+  // same settings, no daemon/controller code to load on every CNI invocation.
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'cni-plugin-main.ts')],
+    outfile: join(root, 'dist', 'ovnic-cni.cjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
+    define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+    banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
     supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });

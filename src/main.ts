@@ -6,11 +6,11 @@
  *
  * Everything beyond the CNI dispatcher is imported lazily so a CNI invocation loads only what it needs.
  */
-import { cniMain } from './cni/skel.js';
+import { runCniPlugin } from './cni-plugin.js';
 import { SUPPORTED_VERSIONS } from './cni/version.js';
+import { CNI_ABOUT as ABOUT, OVNIC_VERSION } from './about.js';
 
-export const OVNIC_VERSION = '0.1.0';
-const ABOUT = `CNI plugin ovnic v${OVNIC_VERSION}`;
+export { OVNIC_VERSION };
 
 /** What a subcommand module exports. */
 export interface SubcommandModule {
@@ -68,12 +68,7 @@ async function main(): Promise<void> {
     // long-running subcommands resolve main() only when they are done
     process.exit(code);
   }
-  const code = await cniMain({
-    about: ABOUT,
-    handlers: async () => (await import('./cni/commands.js')).handlers,
-    // conf with "serverSocket": the node daemon runs the command
-    forward: async (request) => (await import('./cni/forward.js')).forward(request),
-  });
+  const code = await runCniPlugin();
   process.exit(code);
 }
 

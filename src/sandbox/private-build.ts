@@ -1,7 +1,7 @@
 /**
- * A private copy of the built plugin for tests: the CommonJS bundle built with the same esbuild
+ * A private copy of the built plugin for tests: the CommonJS bundles built with the same esbuild
  * settings as scripts/build.mjs into a temp directory laid out like the repository
- * (bin/ovnic, dist/ovnic.cjs, package.json, build/ and node_modules/ linked), so a test runs the
+ * (bin/ovnic, dist/ovnic.cjs + dist/ovnic-cni.cjs, package.json, build/ and node_modules/ linked), so a test runs the
  * plugin exactly as a runtime would without racing a concurrent `npm run build` of dist/.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -23,19 +23,24 @@ export async function buildPrivatePlugin(): Promise<PrivateBuild> {
   try {
     mkdirSync(join(dir, 'bin'));
     const esbuild = await import('esbuild');
-    await esbuild.build({
-      entryPoints: [join(REPO_ROOT, 'src', 'main.ts')],
-      outfile: join(dir, 'dist', 'ovnic.cjs'),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
-      define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
-      banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
-      supported: { 'dynamic-import': false },
-      logLevel: 'warning',
-    });
+    for (const [entry, out] of [
+      ['main.ts', 'ovnic.cjs'],
+      ['cni-plugin-main.ts', 'ovnic-cni.cjs'],
+    ] as const) {
+      await esbuild.build({
+        entryPoints: [join(REPO_ROOT, 'src', entry)],
+        outfile: join(dir, 'dist', out),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
+        define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+        banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
+        supported: { 'dynamic-import': false },
+        logLevel: 'warning',
+      });
+    }
     copyFileSync(join(REPO_ROOT, 'bin', 'ovnic'), join(dir, 'bin', 'ovnic'));
     copyFileSync(join(REPO_ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
     copyFileSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
