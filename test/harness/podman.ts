@@ -8,10 +8,11 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT, SYSTEM_CNI_DIR } from '../../src/sandbox/plugin.js';
+import { buildPrivatePlugin } from '../../src/sandbox/private-build.js';
 
 export const BUSYBOX_IMAGE = 'localhost/bb';
 const PODMAN_TIMEOUT_MS = 120_000;
@@ -58,11 +59,7 @@ export interface RunOptions {
   command?: readonly string[];
 }
 
-/**
- * The private build of the CommonJS plugin bundle, laid out like the repository (bin/ovnic,
- * dist/ovnic.cjs, package.json; build/ and node_modules/ linked) so a concurrent `npm run build`
- * cannot change the plugin under a running test. `binDir` goes into cni_plugin_dirs.
- */
+/** A private copy of the plugin; `binDir` (holding `ovnic`) goes into cni_plugin_dirs. */
 export interface PluginBuild {
   dir: string;
   binDir: string;
@@ -70,24 +67,25 @@ export interface PluginBuild {
 }
 
 /**
- * `bundle`: bin/ovnic + the CommonJS bundle (needs node on the host, as `npm run build` lays it out);
- * `sea`: the single executable from scripts/build-sea.mjs installed as bin/ovnic (no node needed).
+ * `bundle`: bin/ovnic + the CommonJS bundle, as `npm run build` lays them out (node on the host),
+ * built privately (src/sandbox/private-build.ts) so a concurrent build of dist/ cannot change it;
+ * `sea`: the single executable of scripts/build-sea.mjs installed as bin/ovnic (no node needed).
  */
 export type PluginKind = 'bundle' | 'sea';
 
 export async function buildPlugin(kind: PluginKind = 'bundle'): Promise<PluginBuild> {
+  if (kind === 'bundle') {
+    const build = await buildPrivatePlugin();
+    return { dir: build.dir, binDir: dirname(build.bin), remove: build.remove };
+  }
   const dir = mkdtempSync(join(tmpdir(), 'ovnic-plugin-'));
   const created: string[] = [dir];
   const remove = (): void => created.forEach((path) => rmSync(path, { recursive: true, force: true }));
   try {
-    if (kind === 'bundle') {
-      await buildPluginInto(dir);
-    } else {
-      // the executable unpacks into the default directory (DEL runs with podman's minimal
-      // cleanup environment, so no OVNIC_SEA_DIR): remove that copy afterwards unless it was there
-      const runtimeDir = buildSeaInto(dir);
-      if (!existsSync(runtimeDir)) created.push(runtimeDir);
-    }
+    // the executable unpacks into the default directory (DEL runs with podman's minimal cleanup
+    // environment, so no OVNIC_SEA_DIR): remove that copy afterwards unless it was there
+    const runtimeDir = buildSeaInto(dir);
+    if (!existsSync(runtimeDir)) created.push(runtimeDir);
   } catch (err) {
     remove();
     throw err;
@@ -106,27 +104,6 @@ function buildSeaInto(dir: string): string {
   const hash = /runtime ([0-9a-f]{16})/.exec(r.stdout)?.[1];
   if (!hash) throw new Error(`scripts/build-sea.mjs did not print the runtime hash: ${r.stdout}`);
   return join(SEA_RUNTIME_BASE, hash);
-}
-
-async function buildPluginInto(dir: string): Promise<void> {
-  mkdirSync(join(dir, 'bin'), { recursive: true });
-  const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: [join(REPO_ROOT, 'src', 'main.ts')],
-    outfile: join(dir, 'dist', 'ovnic.cjs'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['netlink', '*.node', '@kubernetes/client-node', 'pino', 'pino-*', 'thread-stream'],
-    define: { 'import.meta.url': '__ovnicImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
-    banner: { js: "const __ovnicImportMetaUrl = 'file://' + __filename.split('/').map(encodeURIComponent).join('/');" },
-    logLevel: 'warning',
-  });
-  for (const file of readdirSync(join(REPO_ROOT, 'bin'))) copyFileSync(join(REPO_ROOT, 'bin', file), join(dir, 'bin', file));
-  copyFileSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(REPO_ROOT, 'build'), join(dir, 'build'));
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
 }
 
 /** One private podman configuration; `close()` removes every container it started and its files. */
