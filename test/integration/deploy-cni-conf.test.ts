@@ -22,7 +22,7 @@ const CONFLIST_KEYS = new Set(['cniVersion', 'cniVersions', 'name', 'plugins', '
 /** Keys every CNI plugin object may carry besides its own (spec: type, capabilities, ipam, dns, args, runtimeConfig). */
 const STANDARD_PLUGIN_KEYS = new Set(['type', 'name', 'cniVersion', 'capabilities', 'ipam', 'dns', 'args', 'runtimeConfig']);
 /** Kube-OVN's provider-scoped pod annotation keys (pkg/util/const.go) ovnic writes or reads. */
-const KUBE_OVN_KEYS = new Set(['allocated', 'cidr', 'gateway', 'ip_address', 'mac_address', 'logical_switch', 'logical_router', 'pod_nic_type', 'routed', 'port_name']);
+const KUBE_OVN_KEYS = new Set(['allocated', 'cidr', 'gateway', 'ip_address', 'mac_address', 'logical_switch', 'logical_router', 'pod_nic_type', 'routed', 'port_name', 'default_route', 'routes', 'virtualmachine']);
 
 /** The keys of the README's "Keys of the `ovnic` plugin object" table. */
 function documentedKeys(): Set<string> {

@@ -119,7 +119,8 @@ const CONTROLLER_CLUSTER_RULES: Record<string, Record<string, string[]>> = {
   'k8s.cni.cncf.io': { 'network-attachment-definitions': ['get'] },
 };
 const CONTROLLER_NAMESPACE_RULES = { 'coordination.k8s.io': { leases: ['get', 'create', 'update'] } };
-const NODE_CLUSTER_RULES = { '': { pods: ['get', 'list', 'watch'], events: ['create', 'patch'] } };
+// the node's pods: one list/watch cache (field selector spec.nodeName)
+const NODE_CLUSTER_RULES = { '': { pods: ['list', 'watch'] } };
 
 /** A role's rules as group → resource → sorted verbs (one rule may list several groups/resources). */
 function grants(role: Json): Record<string, Record<string, string[]>> {
