@@ -9,10 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { REPO_ROOT } from '../../src/sandbox/plugin.js';
+import { parseDaemonArgs } from '../../src/daemon/options.js';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const NAMESPACE = 'ovnic-system';
@@ -293,12 +294,20 @@ describe('deploy/ manifests', () => {
       expect(spec.dnsPolicy).toBe('ClusterFirstWithHostNet');
       expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
       const hostPaths = Object.fromEntries(asArray(spec.volumes).filter((v) => v.hostPath).map((v) => [v.name, (v.hostPath as Json).path]));
-      expect(Object.values(hostPaths).sort()).toEqual(['/etc/cni/net.d', '/opt/cni/bin', '/run/openvswitch', '/run/ovnic', '/var/lib/ovnic', '/var/log/ovnic', '/var/run/netns']);
+      expect(Object.values(hostPaths).sort()).toEqual(['/etc/cni/net.d', '/opt/cni/bin', '/run/openvswitch', '/run/ovnic', '/var/lib/cni', '/var/lib/ovnic', '/var/log/ovnic', '/var/run/netns']);
       const daemon = asArray(spec.containers).find((c) => c.name === 'ovnic-node')!;
       expect((daemon.securityContext as Json).privileged).toBe(true);
       expect(daemon.args).toContain('daemon');
       const netns = asArray(daemon.volumeMounts).find((m) => m.mountPath === '/var/run/netns');
       expect(netns?.mountPropagation).toBe('Bidirectional');
+      const mounted = asArray(daemon.volumeMounts).map((m) => m.mountPath).sort();
+      expect(mounted).toEqual(['/opt/cni/bin', '/run/openvswitch', '/run/ovnic', '/var/lib/cni', '/var/log/ovnic', '/var/run/netns']);
+      expect(asArray(daemon.volumeMounts).find((m) => m.mountPath === '/opt/cni/bin')?.readOnly).toBe(true);
+      expect(daemon.args).toEqual(expect.arrayContaining(['--socket=/run/ovnic/daemon.sock', '--http-addr=:9471']));
+      // the daemon's own parser accepts the arguments (argv after the subcommand)
+      const args = daemon.args as string[];
+      const parsed = parseDaemonArgs(args.slice(args.indexOf('daemon') + 1), { NODE_NAME: 'node1' });
+      expect(parsed).toMatchObject({ socket: '/run/ovnic/daemon.sock', node: 'node1', http: { port: 9471 } });
       const init = asArray(spec.initContainers);
       expect(init.map((c) => c.name)).toEqual(['install-cni']);
       const initMounts = Object.fromEntries(asArray(init[0]!.volumeMounts).map((m) => [m.name, m.mountPath]));
@@ -321,6 +330,23 @@ describe('deploy/ manifests', () => {
       expect(c!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       const env = asArray(c!.env).map((e) => e.name);
       expect(env).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
+    });
+
+    it("the controller's own parser accepts the Deployment's arguments", async () => {
+      const [c] = asArray(podSpec(find('Deployment', 'ovnic-controller')!).containers);
+      const args = c!.args as string[];
+      expect(args[0]).toBe('controller');
+      const { main } = await import('../../src/controller/main.js');
+      // --help after the arguments: strict parsing rejects an unknown flag (2) before printing help (0)
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        expect(await main([...args.slice(1), '--help'])).toBe(0);
+        expect(await main([...args.slice(1), '--no-such-flag', '--help'])).toBe(2);
+      } finally {
+        write.mockRestore();
+        stderr.mockRestore();
+      }
     });
 
     it('mounts match volumes, probes and Services use declared ports, references resolve', () => {
