@@ -79,6 +79,9 @@ if (existsSync(join(root, 'src', 'main.ts'))) {
     supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });
+  // The NicPort controller on its own, dependencies inlined (node dist/ovnic-controller.mjs).
+  const { controllerBundleOptions } = await import('./controller-bundle.mjs');
+  await esbuild.build(controllerBundleOptions(join(root, 'src', 'controller', 'entry.ts'), join(root, 'dist', 'ovnic-controller.mjs')));
   // V8 code cache of the previous bundle (bin/ovnic)
   rmSync(join(root, 'dist', '.v8-cache'), { recursive: true, force: true });
 }

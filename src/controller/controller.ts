@@ -14,16 +14,17 @@ import { OvsdbClient } from '../ovs/index.js';
 import { logger, type Logger } from '../util/log.js';
 import { Registry } from '../util/metrics.js';
 import { ExternalClaims } from './claims.js';
-import { KUBEOVN_IP, NICPORT, SUBNET, VENDOR, EXT_VENDOR } from './constants.js';
+import { EXT_LS, EXT_VENDOR, KUBEOVN_IP, NICPORT, SUBNET, VENDOR } from './constants.js';
 import { ResilientInformer } from './informer.js';
 import { isOvnicIp, ownerOfIp, type KubeOvnIp } from './ip-object.js';
 import { KubeWriter, PooledKubeConfig, StaleObjectError, apiErrorText } from './kube.js';
 import { deletePortOps } from './lsp.js';
 import { controllerMetrics, updateIpamGauges, type ControllerMetrics } from './metrics.js';
-import { NbState, isOvnicPort, ownerOfPort, type Ls, type Lsp } from './nb-state.js';
+import { NbState, isOvnicPort, ownerOfPort, type Ls, type Lsp, type PortsDiff } from './nb-state.js';
 import { NbWriter } from './nb-writer.js';
 import { keyOf, nicPortKey, splitKey, type NicPort } from './nicport.js';
 import { Reconciler, type Binder, type EventSink, type ReconcileCaches } from './reconciler.js';
+import { StringPool, slim } from './slim.js';
 import { WorkQueue, defaultRateLimiter, type RateLimiter } from './queue.js';
 
 export interface NicPortControllerOptions {
@@ -80,6 +81,7 @@ export class NicPortController {
   private readonly keyByPortName = new Map<string, string>();
   private readonly blocked = new Set<string>();
   private inFlight = 0;
+  private readonly pool = new StringPool();
 
   constructor(private readonly opts: NicPortControllerOptions) {
     this.log = opts.log ?? logger('controller');
@@ -94,17 +96,17 @@ export class NicPortController {
     this.nicports = new ResilientInformer<NicPort>(
       this.kc, `/apis/${NICPORT.group}/${NICPORT.version}/${NICPORT.plural}`, () => this.kube.listNicPorts(),
       { add: (o) => this.onNicPort(o), update: (o) => this.onNicPort(o), delete: (o) => this.onNicPortDeleted(o) },
-      { log: this.log, onRestart: restart('nicports') },
+      { log: this.log, onRestart: restart('nicports'), transform: (o) => slim(o, this.pool) },
     );
     this.subnets = new ResilientInformer<KubernetesObject>(
       this.kc, `/apis/${SUBNET.group}/${SUBNET.version}/${SUBNET.plural}`, () => this.kube.listSubnets(),
       { add: (o) => this.onSubnet(o, true), update: (o) => this.onSubnet(o, false), delete: (o) => this.onSubnetDeleted(o) },
-      { log: this.log, onRestart: restart('subnets') },
+      { log: this.log, onRestart: restart('subnets'), transform: (o) => slim(o, this.pool) },
     );
     this.ips = new ResilientInformer<KubeOvnIp>(
       this.kc, `/apis/${KUBEOVN_IP.group}/${KUBEOVN_IP.version}/${KUBEOVN_IP.plural}`, () => this.kube.listIps(),
       { add: (o) => this.onIp(o), update: (o) => this.onIp(o), delete: (o) => this.onIpDeleted(o) },
-      { log: this.log, onRestart: restart('ips') },
+      { log: this.log, onRestart: restart('ips'), transform: (o) => slim(o, this.pool) },
     );
   }
 
@@ -126,9 +128,13 @@ export class NicPortController {
     });
     this.nbState = await NbState.start(this.nbClient, {
       port: (o, n) => this.onPort(o, n),
-      switch: (o, n) => this.onSwitch(o, n),
+      switch: (o, n, d) => this.onSwitch(o, n, d),
     });
-    await Promise.all([this.subnets.start(), this.ips.start(), this.nicports.start()]);
+    // One after the other: the initial lists are the largest allocations the controller makes.
+    for (const inf of [this.subnets, this.ips, this.nicports] as ResilientInformer<KubernetesObject>[]) {
+      await inf.start();
+      if (this.stopping) return;
+    }
     if (this.stopping) return;
     this.rebuild();
     this.reconciler = new Reconciler({
@@ -377,10 +383,16 @@ export class NicPortController {
         return out;
       },
       wroteNicPort: (np) => {
-        // Not once the informer saw it go: a late reply must not bring a deleted NicPort back.
-        if (this.nicports.get(np.metadata?.name ?? '', np.metadata?.namespace) !== undefined) this.wroteNicPorts.set(keyOf(np), np);
+        // Not once the informer saw it go (a late reply must not bring a deleted NicPort back), nor when
+        // the informer already delivered this version (the watch event can beat the reply).
+        const cached = this.nicports.get(np.metadata?.name ?? '', np.metadata?.namespace);
+        if (cached !== undefined && isNewer(np, cached)) this.wroteNicPorts.set(keyOf(np), np);
       },
-      wroteIp: (ip) => this.wroteIps.set(ip.metadata?.name ?? '', ip),
+      wroteIp: (ip) => {
+        const name = ip.metadata?.name ?? '';
+        const cached = this.ips.get(name);
+        if (cached === undefined || isNewer(ip, cached)) this.wroteIps.set(name, ip);
+      },
       forgetIp: (name) => this.wroteIps.delete(name),
     };
   }
@@ -526,22 +538,22 @@ export class NicPortController {
     if (claim) this.claims.set(claim.owner, claim.source, claim.entries);
   }
 
-  private onSwitch(old: Ls | undefined, now: Ls | undefined): void {
+  private onSwitch(old: Ls | undefined, now: Ls | undefined, diff: PortsDiff): void {
     const name = now?.name ?? old?.name ?? '';
     if (!old || !now || old.name !== now.name) {
       this.enqueueSubnet(name);
       if (old && (!now || old.name !== now.name)) this.enqueueSubnet(old.name);
     }
     if (!this.synced) return;
-    // Ports joining or leaving a switch change which subnet their addresses count in.
-    const before = new Set(old?.ports ?? []);
-    const after = new Set(now?.ports ?? []);
+    // Ports joining or leaving a switch: their addresses count in another subnet, and an ovnic port
+    // moved by hand goes back.
     const state = this.nbState as NbState;
-    const moved = [...(old?.ports ?? []).filter((p) => !after.has(p)), ...(now?.ports ?? []).filter((p) => !before.has(p))];
-    for (const uuid of moved) {
+    for (const [uuid, added] of [...diff.removed.map((u) => [u, false] as const), ...diff.added.map((u) => [u, true] as const)]) {
       const lsp = state.portByUuid(uuid);
       if (!lsp) continue;
       if (!isOvnicPort(lsp)) this.updatePortClaim(lsp, lsp);
+      // A port added where its external_ids say it belongs is a create, not a move.
+      if (added && lsp.external_ids[EXT_LS] === now?.name) continue;
       const owner = ownerOfPort(lsp) ?? this.keyByPortName.get(lsp.name);
       if (owner !== undefined) this.queue.add(owner);
     }

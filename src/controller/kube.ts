@@ -74,26 +74,51 @@ export class PooledKubeConfig extends KubeConfig {
 
 export type WriteKind = 'finalizer' | 'status' | 'ip-create' | 'ip-patch' | 'ip-delete';
 
+function continueOf(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta = list.metadata as { continue?: string; _continue?: string } | undefined;
+  const c = meta?._continue ?? meta?.continue;
+  return c === undefined || c === '' ? undefined : c;
+}
+
 export class KubeWriter {
   readonly api: CustomObjectsApi;
 
   constructor(
     kc: KubeConfig,
     private readonly onWrite: (kind: WriteKind, ok: boolean) => void = () => undefined,
+    private readonly pageSize = 500,
   ) {
     this.api = kc.makeApiClient(CustomObjectsApi);
   }
 
   listNicPorts(): Promise<KubernetesListObject<NicPort>> {
-    return this.api.listClusterCustomObject({ group: NICPORT.group, version: NICPORT.version, plural: NICPORT.plural }) as Promise<KubernetesListObject<NicPort>>;
+    return this.listAll(NICPORT);
   }
 
   listSubnets(): Promise<KubernetesListObject<KubernetesObject>> {
-    return this.api.listClusterCustomObject({ group: SUBNET.group, version: SUBNET.version, plural: SUBNET.plural }) as Promise<KubernetesListObject<KubernetesObject>>;
+    return this.listAll(SUBNET);
   }
 
   listIps(): Promise<KubernetesListObject<KubeOvnIp>> {
-    return this.api.listClusterCustomObject({ group: KUBEOVN_IP.group, version: KUBEOVN_IP.version, plural: KUBEOVN_IP.plural }) as Promise<KubernetesListObject<KubeOvnIp>>;
+    return this.listAll(KUBEOVN_IP);
+  }
+
+  /**
+   * Lists in pages (bounded response buffers with thousands of objects). The first page's
+   * resourceVersion is the list's: a watch from there replays whatever changed while paging.
+   */
+  private async listAll<T extends KubernetesObject>(r: { group: string; version: string; plural: string }): Promise<KubernetesListObject<T>> {
+    const page = (cont: string | undefined): Promise<KubernetesListObject<T>> => this.api.listClusterCustomObject({
+      group: r.group, version: r.version, plural: r.plural, limit: this.pageSize, ...(cont ? { _continue: cont } : {}),
+    }) as Promise<KubernetesListObject<T>>;
+    const first = await page(undefined);
+    let cont = continueOf(first);
+    while (cont) {
+      const next = await page(cont);
+      for (const item of next.items) first.items.push(item);
+      cont = continueOf(next);
+    }
+    return first;
   }
 
   /**

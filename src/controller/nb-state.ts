@@ -11,7 +11,8 @@ export type Ls = Nb.LogicalSwitch;
 
 export interface NbListener {
   port(old: Lsp | undefined, now: Lsp | undefined): void;
-  switch(old: Ls | undefined, now: Ls | undefined): void;
+  /** `diff`: ports added to / removed from the switch's `ports`. */
+  switch(old: Ls | undefined, now: Ls | undefined, diff: PortsDiff): void;
 }
 
 const LSP_COLUMNS = ['name', 'addresses', 'port_security', 'external_ids', 'type'] as const;
@@ -100,8 +101,8 @@ export class NbState {
     } else if (c.table === 'Logical_Switch') {
       const old = c.old as Ls | undefined;
       const now = c.new as Ls | undefined;
-      this.putSwitch(old, now);
-      this.listener.switch(old, now);
+      const diff = this.putSwitch(old, now);
+      this.listener.switch(old, now, diff);
     }
   }
 
@@ -128,7 +129,7 @@ export class NbState {
     }
   }
 
-  private putSwitch(old: Ls | undefined, now: Ls | undefined): void {
+  private putSwitch(old: Ls | undefined, now: Ls | undefined): PortsDiff {
     if (old) {
       if (this.switchesByName.get(old.name)?._uuid === old._uuid) this.switchesByName.delete(old.name);
       this.switchesByUuid.delete(old._uuid);
@@ -137,9 +138,33 @@ export class NbState {
       this.switchesByName.set(now.name, now);
       this.switchesByUuid.set(now._uuid, now);
     }
-    const before = new Set(old?.ports ?? []);
-    const after = new Set(now?.ports ?? []);
-    for (const p of before) if (!after.has(p) && this.switchOfPort.get(p) === old?._uuid) this.switchOfPort.delete(p);
-    if (now) for (const p of after) if (!before.has(p) || this.switchOfPort.get(p) !== now._uuid) this.switchOfPort.set(p, now._uuid);
+    const diff = portsDiff(old?.ports ?? [], now?.ports ?? []);
+    for (const p of diff.removed) if (this.switchOfPort.get(p) === old?._uuid) this.switchOfPort.delete(p);
+    if (now) for (const p of diff.added) this.switchOfPort.set(p, now._uuid);
+    return diff;
   }
+}
+
+export interface PortsDiff {
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * Ports added to and removed from a switch, without building sets of all its ports (a switch may list
+ * thousands, and every port added changes the row). One ordered walk: elements of `before` missing at
+ * the current position of `after` count as removed, what is left of `after` as added. Exact when the
+ * common elements keep their order (as set updates do); after a reorder an element may show up as
+ * removed and added, which applied in that order is still right.
+ */
+export function portsDiff(before: readonly string[], after: readonly string[]): PortsDiff {
+  const added: string[] = [];
+  const removed: string[] = [];
+  let j = 0;
+  for (let i = 0; i < before.length; i++) {
+    if (j < after.length && before[i] === after[j]) j++;
+    else removed.push(before[i] as string);
+  }
+  for (; j < after.length; j++) added.push(after[j] as string);
+  return { added, removed };
 }

@@ -8,6 +8,7 @@ import type { BindOutcome, BindTarget } from './binder.js';
 import { isIpamError, ownerKey, type IpamError, type IpamRegistry, type SubnetSpec } from '../ipam/index.js';
 import type { Logger } from '../util/log.js';
 import type { ExternalClaims } from './claims.js';
+import { EventQueue } from './event-queue.js';
 import { EXT_OWNER, EXT_VENDOR, FINALIZER, NICPORT, VENDOR } from './constants.js';
 import { desiredIpObject, ipObjectPatch, ownerOfIp, type KubeOvnIp } from './ip-object.js';
 import { StaleObjectError, type KubeWriter } from './kube.js';
@@ -96,11 +97,12 @@ interface Problem {
 export class Reconciler {
   private readonly now: () => Date;
   private readonly bindRetryMs: number;
-  private readonly pendingEvents = new Set<Promise<void>>();
+  private readonly events: EventQueue;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.now = d.now ?? (() => new Date());
     this.bindRetryMs = d.bindRetryMs ?? 5000;
+    this.events = new EventQueue(d.events);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -116,7 +118,7 @@ export class Reconciler {
 
   /** Resolves when the events recorded so far were sent. */
   async flushEvents(): Promise<void> {
-    await Promise.all([...this.pendingEvents]);
+    await this.events.flush();
   }
 
   // ---- deletion -------------------------------------------------------------------------------
@@ -229,9 +231,8 @@ export class Reconciler {
     }
     if (releasedOld) this.d.released();
 
-    const allocatedMsg = `${alloc.ips.join(',')} ${alloc.mac} on subnet ${spec.subnet}`;
     const conditions: ConditionInput[] = [
-      { type: CONDITION.Allocated, status: 'True', reason: REASON.Allocated, message: allocatedMsg },
+      { type: CONDITION.Allocated, status: 'True', reason: REASON.Allocated, message: 'addresses and MAC reserved and published' },
     ];
     const status: NicPortStatus = {
       ip: alloc.ips.join(','),
@@ -252,13 +253,13 @@ export class Reconciler {
       // Keep whatever binding state there was; nothing is bound to a port that is not there.
       return this.finish(current, { ...status, ...boundFields(current.status), phase: PHASE.Pending }, conditions, undefined, port.repairs);
     }
-    conditions.push({ type: CONDITION.PortReady, status: 'True', reason: REASON.PortReady, message: `logical switch port ${portName} on ${spec.subnet}` });
+    conditions.push({ type: CONDITION.PortReady, status: 'True', reason: REASON.PortReady, message: 'logical switch port in place' });
 
     const binding = await this.convergeBinding(current, subnet, status);
     conditions.push(binding.condition);
     const ready = binding.ok;
     conditions.push(ready
-      ? { type: CONDITION.Ready, status: 'True', reason: REASON.Ready, message: readyMessage(status, binding.boundVmi) }
+      ? { type: CONDITION.Ready, status: 'True', reason: REASON.Ready, message: binding.boundVmi === undefined ? 'allocated, unbound' : `bound to VM ${binding.boundVmi}` }
       : { type: CONDITION.Ready, status: 'False', reason: binding.condition.reason, message: binding.condition.message });
     const next: NicPortStatus = {
       ...status,
@@ -459,7 +460,7 @@ export class Reconciler {
     const ready = conditions.find((c) => c.type === CONDITION.Ready);
     let event: { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined;
     if (ready && (wasReady?.status !== ready.status || wasReady.reason !== ready.reason || wasReady.message !== ready.message)) {
-      event = ready.status === 'True' ? { type: 'Normal', reason: 'Ready', message: ready.message } : { type: 'Warning', reason: ready.reason, message: ready.message };
+      event = ready.status === 'True' ? { type: 'Normal', reason: 'Ready', message: readyEvent(next) } : { type: 'Warning', reason: ready.reason, message: ready.message };
     }
     if (repairs.length > 0) this.record(np, 'Warning', 'PortRepaired', `logical switch port ${next.logicalSwitchPort ?? ''} restored (${repairs.join(', ')} had drifted)`);
     await this.writeStatus(np, next, event);
@@ -475,7 +476,7 @@ export class Reconciler {
   }
 
   private record(np: NicPort, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const p = this.d.events.record({
+    this.events.push({
       apiVersion: `${NICPORT.group}/${NICPORT.version}`,
       kind: NICPORT.kind,
       metadata: {
@@ -483,9 +484,7 @@ export class Reconciler {
         ...(np.metadata?.namespace !== undefined ? { namespace: np.metadata.namespace } : {}),
         ...(np.metadata?.uid !== undefined ? { uid: np.metadata.uid } : {}),
       },
-    }, type, reason, message).catch(() => undefined);
-    this.pendingEvents.add(p);
-    void p.finally(() => this.pendingEvents.delete(p));
+    }, type, reason, message);
   }
 
   private readonly stamp = (): string => new Date(Math.floor(this.now().getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -503,9 +502,10 @@ function boundFields(st: NicPortStatus | undefined): NicPortStatus {
   return { stat: 'phase1', boundVmi: st.boundVmi, ...(st.boundPod ? { boundPod: st.boundPod } : {}) };
 }
 
-function readyMessage(st: NicPortStatus, vmi: string | undefined): string {
-  const where = `port ${st.logicalSwitchPort ?? ''}: ${st.ip ?? ''} ${st.mac ?? ''}`;
-  return vmi === undefined ? `allocated, unbound; ${where}` : `bound to VM ${vmi}; ${where}`;
+/** Event text for a NicPort that became ready: what it got, where. */
+function readyEvent(st: NicPortStatus): string {
+  const where = `port ${st.logicalSwitchPort ?? ''} on ${st.logicalSwitch ?? ''}: ${st.ip ?? ''} ${st.mac ?? ''}`;
+  return st.boundVmi === undefined ? `allocated, unbound; ${where}` : `bound to VM ${st.boundVmi}; ${where}`;
 }
 
 export { StaleObjectError };
