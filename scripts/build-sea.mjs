@@ -68,7 +68,11 @@ function pack(files) {
  * the winner's copy), and points import.meta.url of the bundle into it.
  */
 function banner(hash) {
-  return `const __ovnicSeaRoot = (function () {
+  return `if (process.argv[2] === 'daemon' || process.argv[2] === 'controller') {
+  process.stderr.write('ovnic: this single executable is the CNI plugin; run "ovnic ' + process.argv[2] + '" with node and dist/ovnic.mjs (the container image does)\\n');
+  process.exit(2);
+}
+const __ovnicSeaRoot = (function () {
   const fs = require('node:fs');
   const path = require('node:path');
   const sea = require('node:sea');
