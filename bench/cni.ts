@@ -16,6 +16,10 @@ import { join } from 'node:path';
 import { OvnStack } from '../src/sandbox/stack.js';
 import { OVNIC_BIN, REPO_ROOT, SYSTEM_CNI_DIR, cniEnvironment, runPlugin, type CniCall } from '../src/sandbox/plugin.js';
 import { PodNetns, randomSuffix } from '../src/sandbox/pods.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { startApiServer } from '../test/apiserver/index.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 30);
 const DPDK_VSWITCHD = '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk';
@@ -152,6 +156,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${row('node -e 0 (floor)', floor)}\n${row('ovnic VERSION', version)}\n`);
     for (const v of variants) process.stdout.write(`${row(`${v.name} ADD`, v.add)}\n${row(`${v.name} DEL`, v.del)}\n`);
 
+    const daemonFigures = await benchDaemon(stack, dataDir, tag);
+    process.stdout.write(`${row('via daemon, host-local ADD', daemonFigures.ipam.add)}\n${row('via daemon, host-local DEL', daemonFigures.ipam.del)}\n`);
+    process.stdout.write(`${row('via daemon, annotations ADD', daemonFigures.annotations.add)}\n${row('via daemon, annotations DEL', daemonFigures.annotations.del)}\n`);
+
     const m = (name: string, op: 'add' | 'del'): number => round(median((variants.find((v) => v.name === name) as Variant)[op]));
     const bridgeAdd = m('go-bridge', 'add');
     const bridgeDel = m('go-bridge', 'del');
@@ -185,6 +193,11 @@ async function main(): Promise<void> {
         'internal-macvtap': m('ovnic-macvtap-wait', 'del'),
         'dpdk-vhostuser': dpdkStack ? m('ovnic-dpdk-wait', 'del') : null,
       },
+      daemon_add_ms: round(median(daemonFigures.ipam.add)),
+      daemon_del_ms: round(median(daemonFigures.ipam.del)),
+      daemon_add_annotations_ms: round(median(daemonFigures.annotations.add)),
+      daemon_del_annotations_ms: round(median(daemonFigures.annotations.del)),
+      ratio_daemon_add_vs_standalone: ratio(median(daemonFigures.ipam.add), m('ovnic-wait', 'add')),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
@@ -198,6 +211,92 @@ async function main(): Promise<void> {
     await dpdkStack?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node daemon path: bin/ovnic forwarding to `node dist/ovnic.mjs daemon` (shared OVSDB
+// connection, pod cache), with the same host-local IPAM as the standalone variants, and with
+// the addresses from pod annotations (pods pre-annotated in the API server test double).
+
+interface DaemonFigures {
+  ipam: { add: number[]; del: number[] };
+  annotations: { add: number[]; del: number[] };
+}
+
+async function benchDaemon(stack: OvnStack, dataDir: string, tag: string): Promise<DaemonFigures> {
+  const figures: DaemonFigures = { ipam: { add: [], del: [] }, annotations: { add: [], del: [] } };
+  const api = await startApiServer();
+  const kubeconfig = join(dataDir, 'kubeconfig');
+  api.writeKubeconfig(kubeconfig);
+  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  const socket = join(dataDir, 'daemon.sock');
+  const daemon = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'dist', 'ovnic.mjs'), 'daemon', '--socket', socket, '--kubeconfig', kubeconfig, '--node', 'bench', '--ovsdb', stack.ovsdbRemote, '--metrics-port', '-1', '--gc-interval', '0'],
+    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OVNIC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: daemon.stdout as NodeJS.ReadableStream }).once('line', () => resolve());
+      void exited.then(() => reject(new Error('ovnic daemon exited before it was ready')));
+    });
+    for (let i = 0; i <= ITERATIONS; i++) {
+      const hex = (i + 2).toString(16).padStart(2, '0');
+      await core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: {
+            name: `bench${i}`,
+            annotations: {
+              'ovn.kubernetes.io/allocated': 'true',
+              'ovn.kubernetes.io/ip_address': `10.18.0.${i + 2},fd00:10:18::${hex}`,
+              'ovn.kubernetes.io/cidr': '10.18.0.0/24,fd00:10:18::/64',
+              'ovn.kubernetes.io/gateway': '10.18.0.1,fd00:10:18::1',
+              'ovn.kubernetes.io/mac_address': `0a:00:00:10:18:${hex}`,
+              'ovn.kubernetes.io/routed': 'true',
+            },
+          },
+          spec: { nodeName: 'bench', containers: [{ name: 'c', image: 'pause' }] },
+        },
+      });
+    }
+    const base = { cniVersion: CNI_VERSION, type: 'ovnic', serverSocket: socket, ovsdb: stack.ovsdbRemote, ovsNetns: stack.netnsPath, ovnWait: { enabled: true, timeoutMs: 10_000 } };
+    const modes = [
+      { key: 'ipam' as const, config: { ...base, name: 'bench-daemon-ipam', ipam: hostLocal(join(dataDir, 'daemon'), '10.19.0', 'fd00:10:19') } },
+      { key: 'annotations' as const, config: { ...base, name: 'bench-daemon-ann' } },
+    ];
+    for (let i = 0; i <= ITERATIONS; i++) {
+      for (const mode of modes) {
+        const ns = await PodNetns.create(`ovnic-bd-${tag}`);
+        try {
+          const call = (command: 'ADD' | 'DEL'): CniCall => ({
+            command,
+            containerId: `d${mode.key}${i}x${tag}`,
+            netns: ns.path,
+            ifname: 'eth0',
+            args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench${i}`,
+            path: [SYSTEM_CNI_DIR],
+          });
+          const add = await runPlugin(OVNIC_BIN, call('ADD'), mode.config);
+          if (add.exitCode !== 0) throw new Error(`daemon ${mode.key} ADD #${i}: ${add.stdout}`);
+          const del = await runPlugin(OVNIC_BIN, call('DEL'), mode.config);
+          if (del.exitCode !== 0) throw new Error(`daemon ${mode.key} DEL #${i}: ${del.stdout}`);
+          if (i > 0) {
+            figures[mode.key].add.push(add.durationMs);
+            figures[mode.key].del.push(del.durationMs);
+          }
+        } finally {
+          await ns.remove();
+        }
+      }
+    }
+  } finally {
+    daemon.kill('SIGTERM');
+    await exited;
+    await api.close();
+  }
+  return figures;
 }
 
 main().catch((err: unknown) => {
