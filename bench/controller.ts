@@ -63,10 +63,11 @@ async function startChild(script: string, env: NodeJS.ProcessEnv): Promise<Child
   return { proc, port };
 }
 
+/** Peak resident set (VmHWM) in MB (10^6 bytes). */
 function peakRssMb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return Math.round((kib * 1024) / 1e5) / 10;
 }
 
 async function stopChild(c: Child): Promise<void> {

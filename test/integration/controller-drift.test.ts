@@ -126,4 +126,24 @@ describe('NicPort controller: drift and orphans', () => {
     });
     expect(got.status?.ipv4).toBe('10.20.0.3');
   });
+
+  it('a subnet change moves the port to the new switch with a new address and frees the old one', async () => {
+    await settled(ctl);
+    await bed.patchNicPort('default', 'np-a', { spec: { subnet: 'sn-b' } });
+    const np = await eventually(() => {
+      const o = bed.nicPort('default', 'np-a');
+      return o?.status?.subnet === 'sn-b' && o.status.stat === 'phase0.1' ? o : undefined;
+    });
+    expect(np.status?.ipv4).toBe('10.21.0.2');
+    await eventually(async () => (await bed.switchPorts('sn-b')).includes(port) && !(await bed.switchPorts('sn-a')).includes(port), 10_000, 'port moved');
+    expect((await bed.lsp(port))?.addresses).toEqual([`${np.status?.mac} 10.21.0.2`]);
+    expect((await bed.lsp(port))?.external_ids.ls).toBe('sn-b');
+    expect(bed.ipObject(port)?.spec).toMatchObject({ subnet: 'sn-b', v4IpAddress: '10.21.0.2' });
+    await bed.createNicPort('default', 'np-d', { subnet: 'sn-a' });
+    const d = await eventually(() => {
+      const o = bed.nicPort('default', 'np-d');
+      return o?.status?.stat === 'phase0.1' ? o : undefined;
+    });
+    expect(d.status?.ipv4).toBe('10.20.0.2');
+  });
 });
