@@ -100,6 +100,8 @@ async function add(ctx: AttachmentContext): Promise<CniResult> {
   const connecting = connectOvs(ctx, conf.ovsdb);
   connecting.catch(() => undefined);
   try {
+    // let the IPAM child be spawned before prepare() blocks the thread loading netlink
+    await new Promise((resolve) => setImmediate(resolve));
     await driver.prepare?.({ conf, identity, netns: env.netns, ifname: env.ifname, log, fault });
     phases.mark('prepare');
     ovs = await connecting;
