@@ -180,10 +180,15 @@ describe('NicPort controller with the real VmBinder', () => {
       spec: { nodeName: 'node1', containers: [{ name: 'compute', image: 'virt-launcher' }] },
       status: { phase: 'Running' },
     });
+    ctl = await startController();
+  });
+
+  let ctl: NicPortController;
+  async function startController(): Promise<NicPortController> {
     const kc = bed.api.kubeConfig();
     const recorder = new EventRecorder(kc, 'ovnic-controller');
-    await bed.controller(new VmBinder(kc, recorder, silentLogger), { events: recorder, bindRetryMs: 200 });
-  });
+    return bed.controller(new VmBinder(kc, recorder, silentLogger), { events: recorder, bindRetryMs: 200 });
+  }
 
   afterAll(async () => {
     await bed?.close();
@@ -209,5 +214,31 @@ describe('NicPort controller with the real VmBinder', () => {
     await eventually(() => bed.nicPort('default', 'nicport1')?.status?.stat === 'phase0.1', 15_000, 'phase0.1 after unbind');
     const after = bed.api.get('pods', 'default', 'virt-launcher-test-x1')?.metadata.annotations ?? {};
     expect(after[`${PROVIDER}.kubernetes.io/ip_address`]).toBeUndefined();
+  });
+
+  it('controller restarted mid-bind (pod annotated, VM patch not done): the next controller completes it', async () => {
+    bed.api.failNext({ resource: 'virtualmachines', verb: 'patch' }, 503, 1000);
+    await bed.createNicPort('default', 'mid', { subnet: 'subnet1', vmi: 'test' });
+    const np = await eventually(() => {
+      const o = bed.nicPort('default', 'mid');
+      return o?.status?.phase === 'Binding' ? o : undefined;
+    }, 15_000, 'mid: Binding');
+    const pod = (): Record<string, string> => bed.api.get('pods', 'default', 'virt-launcher-test-x1')?.metadata.annotations ?? {};
+    await eventually(() => Object.values(pod()).includes(np.status?.mac ?? '-'), 10_000, 'pod annotated with the MAC');
+    await bed.stopController(ctl);
+    bed.api.clearFailures();
+    const portsBefore = await bed.lsps();
+    ctl = await startController();
+    const bound = await eventually(() => {
+      const o = bed.nicPort('default', 'mid');
+      return o?.status?.stat === 'phase1' ? o : undefined;
+    }, 15_000, 'mid: phase1 after restart');
+    expect(bound.status?.ipv4).toBe(np.status?.ipv4);
+    expect(bound.status?.mac).toBe(np.status?.mac);
+    const vm = bed.api.get('virtualmachines', 'default', 'test') as unknown as { spec: { template: { spec: { domain: { devices: { interfaces: Array<{ name: string; macAddress?: string }> } } } } } };
+    expect(vm.spec.template.spec.domain.devices.interfaces.filter((i) => i.macAddress === np.status?.mac)).toHaveLength(1);
+    await settled(ctl);
+    expect(await bed.lsps()).toEqual(portsBefore); // the port was already right
+    expect(ctl.metrics.nbTransactions.get({ result: 'ok' })).toBe(0);
   });
 });
