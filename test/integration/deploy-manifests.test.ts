@@ -321,7 +321,8 @@ describe('deploy/ manifests', () => {
       expect((dep!.obj.spec as Json).replicas).toBe(2);
       const spec = podSpec(dep!);
       const [c] = asArray(spec.containers);
-      expect(c!.args).toEqual(expect.arrayContaining(['controller', '--leader-elect=true']));
+      expect(c!.command).toEqual(['node', '/opt/ovnic/dist/ovnic-controller.mjs']);
+      expect(c!.args).toEqual(expect.arrayContaining(['--leader-elect=true']));
       expect((c!.livenessProbe as Json).httpGet).toMatchObject({ path: '/healthz' });
       expect((c!.readinessProbe as Json).httpGet).toMatchObject({ path: '/readyz' });
       const affinity = ((spec.affinity as Json).podAntiAffinity as Json).preferredDuringSchedulingIgnoredDuringExecution as Json[];
@@ -335,14 +336,13 @@ describe('deploy/ manifests', () => {
     it("the controller's own parser accepts the Deployment's arguments", async () => {
       const [c] = asArray(podSpec(find('Deployment', 'ovnic-controller')!).containers);
       const args = c!.args as string[];
-      expect(args[0]).toBe('controller');
       const { main } = await import('../../src/controller/main.js');
       // --help after the arguments: strict parsing rejects an unknown flag (2) before printing help (0)
       const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
       const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
       try {
-        expect(await main([...args.slice(1), '--help'])).toBe(0);
-        expect(await main([...args.slice(1), '--no-such-flag', '--help'])).toBe(2);
+        expect(await main([...args, '--help'])).toBe(0);
+        expect(await main([...args, '--no-such-flag', '--help'])).toBe(2);
       } finally {
         write.mockRestore();
         stderr.mockRestore();
