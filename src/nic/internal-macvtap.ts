@@ -24,9 +24,10 @@
 import { lstat } from 'node:fs/promises';
 import { hostLinkName } from '../cni/ownership.js';
 import type { CniInterface } from '../cni/result.js';
-import { Netns, Rtnl, isNetlinkError, type LinkInfo, type TapDevice } from '../netlink/index.js';
+import { Rtnl, isNetlinkError, type LinkInfo, type TapDevice } from '../netlink/index.js';
 import { addressProblems, configureAddresses } from './container-addresses.js';
-import { conflict, invalidNetns } from './errors.js';
+import { conflict } from './errors.js';
+import { NetnsHandles, type AttachmentHandles } from './netns-handles.js';
 import { tapDeviceDir } from './nic-options.js';
 import type { PortRecord } from './ovs-port.js';
 import { ensureTapNode, listOrphanTapNodes, removeTapNode, tapNodePath } from './tap-node.js';
@@ -56,21 +57,14 @@ export interface TapResultExtension {
   node: string;
 }
 
-interface Opened {
-  host: Rtnl;
-  podNs: Netns;
-  pod: Rtnl;
-}
-
 export class InternalMacvtapDriver implements NicDriver {
   readonly type = 'internal-macvtap' as const;
-  private opened: Opened | undefined;
-  private readonly toClose: Array<{ close(): void }> = [];
+  private readonly handles = new NetnsHandles();
 
   /** Validates the configuration, opens both namespaces, checks that no name is taken; changes nothing. */
   async prepare(env: NicPrepareEnv): Promise<void> {
     tapDeviceDir(env.conf);
-    const { host, pod } = this.open(env);
+    const { host, pod } = this.handles.open(env);
     const portName = hostLinkName(env.identity.containerId, env.ifname);
     const [inPod, onHost] = await Promise.all([pod.getLink(env.ifname), host.getLink(portName)]);
     if (inPod) {
@@ -85,8 +79,8 @@ export class InternalMacvtapDriver implements NicDriver {
   }
 
   async add(env: NicEnv, plan: NicPlan, undo: UndoStack): Promise<NicAdded> {
-    if (!this.opened) await this.prepare(env);
-    const { host, podNs, pod } = this.opened as Opened;
+    if (!this.handles.current) await this.prepare(env);
+    const { host, podNs, pod } = this.handles.current as AttachmentHandles;
     const { conf } = env;
     const portName = hostLinkName(env.identity.containerId, env.ifname);
     const nodeDir = tapDeviceDir(conf);
@@ -165,7 +159,7 @@ export class InternalMacvtapDriver implements NicDriver {
 
   async check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]> {
     const problems: string[] = [];
-    const { host, pod } = this.open(env);
+    const { host, pod } = this.handles.open(env);
     if (recorded.type !== INTERNAL_PORT_TYPE) problems.push(`OVS port "${recorded.name}" has type "${recorded.type}", expected "${INTERNAL_PORT_TYPE}"`);
     const lower = await host.getLink(recorded.name);
     if (!lower) problems.push(`internal port device "${recorded.name}" is missing${env.conf.ovsNetns ? ` in ${env.conf.ovsNetns}` : ''}`);
@@ -213,32 +207,14 @@ export class InternalMacvtapDriver implements NicDriver {
   }
 
   close(): void {
-    for (const c of this.toClose.splice(0).reverse()) c.close();
-    this.opened = undefined;
-  }
-
-  private open(env: NicPrepareEnv): Opened {
-    if (this.opened) return this.opened;
-    const host = Rtnl.open(env.conf.ovsNetns);
-    this.toClose.push(host);
-    let podNs: Netns;
-    try {
-      podNs = Netns.open(env.netns);
-    } catch (err) {
-      throw invalidNetns(env.netns, err);
-    }
-    this.toClose.push(podNs);
-    const pod = Rtnl.open(podNs);
-    this.toClose.push(pod);
-    this.opened = { host, podNs, pod };
-    return this.opened;
+    this.handles.close();
   }
 
   /** Rtnl in ovsNetns; undefined when that netns is gone (nothing of ours can be left there). */
   private openHost(path: string | undefined): Rtnl | undefined {
     try {
       const host = Rtnl.open(path);
-      this.toClose.push(host);
+      this.handles.keep(host);
       return host;
     } catch (err) {
       if (isNetlinkError(err, 'ENOENT', 'EINVAL', 'ENOTDIR')) return undefined;

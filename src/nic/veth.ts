@@ -9,28 +9,22 @@
 import { hostLinkName } from '../cni/ownership.js';
 import { ipFamily } from '../cni/addr.js';
 import type { CniInterface, CniIpConfig, CniRoute } from '../cni/result.js';
-import { Netns, Rtnl, isNetlinkError, parseCidr as canonicalCidr, parseIp, type LinkInfo, type RouteSpec } from '../netlink/index.js';
-import { conflict, invalidNetns } from './errors.js';
+import { Rtnl, isNetlinkError, parseCidr as canonicalCidr, parseIp, type LinkInfo, type RouteSpec } from '../netlink/index.js';
+import { conflict } from './errors.js';
+import { NetnsHandles, type AttachmentHandles } from './netns-handles.js';
 import type { PortRecord } from './ovs-port.js';
 import type { NicAdded, NicDelEnv, NicDriver, NicEnv, NicExpectation, NicGcEnv, NicPlan, NicPrepareEnv } from './types.js';
 import type { UndoStack } from './undo.js';
 
 const LOOPBACK_INDEX = 1;
 
-interface Opened {
-  host: Rtnl;
-  podNs: Netns;
-  pod: Rtnl;
-}
-
 export class VethDriver implements NicDriver {
   readonly type = 'veth' as const;
-  private opened: Opened | undefined;
-  private readonly toClose: Array<{ close(): void }> = [];
+  private readonly handles = new NetnsHandles();
 
   /** Opens both namespaces and checks that neither name is taken; changes nothing. */
   async prepare(env: NicPrepareEnv): Promise<void> {
-    const { host, pod } = this.open(env);
+    const { host, pod } = this.handles.open(env);
     const hostName = hostLinkName(env.identity.containerId, env.ifname);
     const [inPod, onHost] = await Promise.all([pod.getLink(env.ifname), host.getLink(hostName)]);
     if (inPod) {
@@ -45,8 +39,8 @@ export class VethDriver implements NicDriver {
   }
 
   async add(env: NicEnv, plan: NicPlan, undo: UndoStack): Promise<NicAdded> {
-    if (!this.opened) await this.prepare(env);
-    const { host, pod } = this.opened as Opened;
+    if (!this.handles.current) await this.prepare(env);
+    const { host, pod } = this.handles.current as AttachmentHandles;
     const { conf } = env;
     const hostName = hostLinkName(env.identity.containerId, env.ifname);
 
@@ -55,7 +49,7 @@ export class VethDriver implements NicDriver {
       name: hostName,
       up: true,
       ...(mtu !== undefined ? { mtu } : {}),
-      peer: { name: env.ifname, netnsFd: (this.opened as Opened).podNs.fd, mac: plan.mac, ...(mtu !== undefined ? { mtu } : {}) },
+      peer: { name: env.ifname, netnsFd: (this.handles.current as AttachmentHandles).podNs.fd, mac: plan.mac, ...(mtu !== undefined ? { mtu } : {}) },
     });
     // deleting one end removes the pair, wherever the other end is
     undo.push(`delete veth ${hostName}`, () => host.deleteLink(hostName));
@@ -95,7 +89,7 @@ export class VethDriver implements NicDriver {
     names.add(hostLinkName(env.identity.containerId, env.ifname));
     const host = openOrUndefined(env.conf.ovsNetns);
     if (host) {
-      this.toClose.push(host);
+      this.handles.keep(host);
       for (const name of names) await deleteVeth(host, name);
     }
     // The container end needs no deletion: a veth end cannot outlive its peer. CNI_IFNAME in the
@@ -105,7 +99,7 @@ export class VethDriver implements NicDriver {
 
   async check(env: NicEnv, expected: NicExpectation, recorded: PortRecord): Promise<string[]> {
     const problems: string[] = [];
-    const { host, pod } = this.open(env);
+    const { host, pod } = this.handles.open(env);
     const link = await pod.getLink(env.ifname);
     if (!link) return [`interface "${env.ifname}" is missing in netns ${env.netns}`];
     if (link.kind !== 'veth') problems.push(`interface "${env.ifname}" is a ${link.kind ?? 'non-veth'} device, not a veth`);
@@ -143,30 +137,12 @@ export class VethDriver implements NicDriver {
     if (stale.type !== '') return;
     const host = openOrUndefined(env.conf.ovsNetns);
     if (!host) return;
-    this.toClose.push(host);
+    this.handles.keep(host);
     await deleteVeth(host, stale.name);
   }
 
   close(): void {
-    for (const c of this.toClose.splice(0).reverse()) c.close();
-    this.opened = undefined;
-  }
-
-  private open(env: NicPrepareEnv): Opened {
-    if (this.opened) return this.opened;
-    const host = Rtnl.open(env.conf.ovsNetns);
-    this.toClose.push(host);
-    let podNs: Netns;
-    try {
-      podNs = Netns.open(env.netns);
-    } catch (err) {
-      throw invalidNetns(env.netns, err);
-    }
-    this.toClose.push(podNs);
-    const pod = Rtnl.open(podNs);
-    this.toClose.push(pod);
-    this.opened = { host, podNs, pod };
-    return this.opened;
+    this.handles.close();
   }
 }
 
